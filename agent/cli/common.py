@@ -1,0 +1,64 @@
+"""Shared pieces of the command line: loading scenarios, reporting input errors."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from agent.model.errors import InputError
+from agent.model.scenario import Scenario, load_scenario, scenario_from_files
+from agent.sim.schedule import DecisionError
+
+EXIT_INPUT = 2
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_INPUT)
+
+
+@contextmanager
+def input_errors() -> Iterator[None]:
+    """Turn bad input into one line on stderr and exit status 2, no traceback."""
+    try:
+        yield
+    except InputError as exc:
+        fail(exc.one_line())
+    except DecisionError as exc:
+        fail(f"policy produced an invalid decision: {exc}")
+
+
+def resolve_scenario(
+    scenario: str | None, network: str | None, service: str | None, traffic: str | None
+) -> Scenario:
+    triple = (network, service, traffic)
+    if scenario is not None:
+        if any(triple):
+            fail("give either a SCENARIO file or --network/--service/--traffic, not both")
+        return load_scenario(scenario)
+    if not all(triple):
+        fail("give a SCENARIO file, or all three of --network, --service and --traffic")
+    assert network is not None and service is not None and traffic is not None
+    for option, path in (("--network", network), ("--service", service), ("--traffic", traffic)):
+        if not Path(path).exists():
+            raise InputError(path, "", f"file given with {option} not found")
+    return scenario_from_files(network, service, traffic)
+
+
+def scenario_options(command: Callable[..., object]) -> Callable[..., object]:
+    """SCENARIO argument or coord-sim's three files."""
+    for decorator in reversed(
+        [
+            click.argument("scenario", required=False),
+            click.option("--network", help="coord-sim network (GraphML/GML), with --service/--traffic"),
+            click.option("--service", help="coord-sim service YAML"),
+            click.option("--traffic", "--config", "traffic", help="coord-sim simulator config YAML"),
+        ]
+    ):
+        command = decorator(command)
+    return command

@@ -1,0 +1,23 @@
+"""The ``agent`` command."""
+
+from __future__ import annotations
+
+import click
+
+from agent import __version__
+from agent.cli.check_config import check_config_command
+from agent.cli.sim_cmd import sim_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="agent")
+def cli() -> None:
+    """SDN coordination agent: simulate, train, evaluate and run coordination policies."""
+
+
+cli.add_command(sim_command)
+cli.add_command(check_config_command)
+
+
+def main() -> None:
+    cli()
