@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 from agent.policies.base import Policy, PolicyContext
 from agent.policies.heuristics import GreedyPolicy, LoadBalancePolicy, RandomSchedulePolicy
-# from agent.policies.shortest_path import ShortestPathPolicy
+from agent.policies.shortest_path import ShortestPathPolicy
 
 PolicyFactory = Callable[[PolicyContext], Policy]
 
 BASELINES: dict[str, PolicyFactory] = {
-    # "shortest-path": ShortestPathPolicy,
+    "shortest-path": ShortestPathPolicy,
     "load-balance": LoadBalancePolicy,
     "random": RandomSchedulePolicy,
     "greedy": GreedyPolicy,
