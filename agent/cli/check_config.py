@@ -22,7 +22,8 @@ def describe(path: Path) -> str:
         raise InputError(path, "", "file not found")
     if suffix in {".graphml", ".gml"}:
         net = load_network(path)
-        return f"network {net.name}: {len(net.nodes)} nodes, {len(net.links)} links, ingress {net.ingress}"
+        size = f"{len(net.nodes)} nodes, {len(net.links)} links"
+        return f"network {net.name}: {size}, ingress {net.ingress}"
     if suffix == ".csv":
         return f"trace: {len(load_trace(path))} rows"
     doc = load_yaml(path)

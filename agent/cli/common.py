@@ -55,9 +55,13 @@ def scenario_options(command: Callable[..., object]) -> Callable[..., object]:
     for decorator in reversed(
         [
             click.argument("scenario", required=False),
-            click.option("--network", help="coord-sim network (GraphML/GML), with --service/--traffic"),
+            click.option(
+                "--network", help="coord-sim network (GraphML/GML), with --service/--traffic"
+            ),
             click.option("--service", help="coord-sim service YAML"),
-            click.option("--traffic", "--config", "traffic", help="coord-sim simulator config YAML"),
+            click.option(
+                "--traffic", "--config", "traffic", help="coord-sim simulator config YAML"
+            ),
         ]
     ):
         command = decorator(command)

@@ -19,15 +19,24 @@ from agent.train.rollout import RolloutResult, run_episodes
 
 @click.command("sim")
 @scenario_options
-@click.option("--policy", "policy_name", default="shortest-path", show_default=True,
-              help=f"one of: {', '.join(BASELINES)}")
+@click.option(
+    "--policy",
+    "policy_name",
+    default="shortest-path",
+    show_default=True,
+    help=f"one of: {', '.join(BASELINES)}",
+)
 @click.option("--steps", type=click.IntRange(min=1), help="control steps per episode [scenario's]")
 @click.option("--seed", type=int, help="seed of the first episode [scenario's]")
 @click.option("--episodes", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="write steps.csv and summary.json here")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="write steps.csv and summary.json here",
+)
 def sim_command(
     scenario: str | None,
     network: str | None,
@@ -63,7 +72,9 @@ def _run(scenario: Scenario, policy: str, episodes: int, steps: int, seed: int) 
     total = episodes * steps
     if not sys.stderr.isatty() or total < 50:
         return run_episodes(scenario, lambda c: make_policy(policy, c), episodes, steps, seed)
-    with click.progressbar(length=total, label=f"{policy} on {scenario.name}", file=sys.stderr) as bar:
+    with click.progressbar(
+        length=total, label=f"{policy} on {scenario.name}", file=sys.stderr
+    ) as bar:
 
         def tick(_metrics: StepMetrics) -> None:
             bar.update(1)

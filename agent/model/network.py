@@ -7,6 +7,7 @@ Routing follows coord-sim: all-pairs shortest paths (Johnson) with edge weight
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -120,7 +121,7 @@ class Network:
         paths: dict[tuple[str, str], Path] = {}
         for src, targets in nx.johnson(graph, weight="weight").items():
             for dst, hops in targets.items():
-                delay = sum(graph[u][v]["delay"] for u, v in zip(hops, hops[1:], strict=False))
+                delay = sum(graph[u][v]["delay"] for u, v in itertools.pairwise(hops))
                 paths[(src, dst)] = Path(tuple(hops), float(delay))
         for node in graph.nodes:  # johnson omits isolated nodes
             paths.setdefault((node, node), Path((node,), 0.0))

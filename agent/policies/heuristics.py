@@ -112,9 +112,7 @@ class _Plan:
         return dict(next_sources)
 
 
-def _ingress_demand(
-    ctx: PolicyContext, observation: Observation
-) -> tuple[dict[str, float], float]:
+def _ingress_demand(ctx: PolicyContext, observation: Observation) -> tuple[dict[str, float], float]:
     """Observed requested rate per ingress and the mean rate of one flow; before any
     report, a nominal demand of one flow per 10 ms of rate 1."""
     demand, flows, traffic = {}, 0, 0.0

@@ -42,7 +42,9 @@ class ScheduleBuilder:
 
     def by_distance(self, source: str, targets: list[str]) -> list[str]:
         """Reachable targets, nearest first (path delay, then network order)."""
-        return sorted(self.reachable(source, targets), key=lambda t: (self.delay(source, t), self.order[t]))
+        return sorted(
+            self.reachable(source, targets), key=lambda t: (self.delay(source, t), self.order[t])
+        )
 
     def fill_gaps(self, targets: list[str]) -> None:
         """Give every working node a rule for every (chain, SF), so that no flow meets a

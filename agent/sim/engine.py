@@ -148,13 +148,13 @@ class Simulator:
             decision.schedule, self.node_index, self.chain_index, self.sf_index, self.chain_sfs
         )
         placed: dict[int, frozenset[int]] = {}
-        for node, sfs in decision.placement.items():
-            node_i = lookup(self.node_index, node, "node")
+        for name, sfs in decision.placement.items():
+            node_i = lookup(self.node_index, name, "node")
             placed[node_i] = frozenset(lookup(self.sf_index, sf, "service function") for sf in sfs)
-        for i, node in enumerate(self.nodes):
-            node.release_until(self.now)
-            node.place(placed.get(i, frozenset()), self.now)
-            node.max_usage = node.usage(self.resource)
+        for i, state in enumerate(self.nodes):
+            state.release_until(self.now)
+            state.place(placed.get(i, frozenset()), self.now)
+            state.max_usage = state.usage(self.resource)
         for link in self.links:
             link.max_used = link.used
         self.schedule = table

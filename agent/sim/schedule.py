@@ -38,10 +38,7 @@ class ScheduleEntry:
         total, counts, weights = self.total, self.counts, self.weights
         best, best_diff = 0, -2.0
         for i, weight in enumerate(weights):
-            if weight > 0:
-                diff = weight - (counts[i] / total if total else 0.0)
-            else:
-                diff = -1.0
+            diff = weight - (counts[i] / total if total else 0.0) if weight > 0 else -1.0
             if diff > best_diff:
                 best, best_diff = i, diff
         counts[best] += 1

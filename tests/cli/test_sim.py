@@ -1,0 +1,76 @@
+"""``agent sim``: totals, JSON keys, per-step CSV, the coord-sim file triple."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from agent.cli.main import cli
+from tests.conftest import DEEPCOORD, TOPOLOGIES
+
+TRIPLE = [
+    "--network",
+    str(DEEPCOORD / "networks/abilene/abilene-in3-rand-cap0-2.graphml"),
+    "--service",
+    str(DEEPCOORD / "service_functions/abc.yaml"),
+    "--traffic",
+    str(DEEPCOORD / "config/simulator/det-arrival10_det-size001_duration100.yaml"),
+]
+
+
+def test_json_output_has_the_documented_keys_and_matches_coord_sim(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["sim", *TRIPLE, "--steps", "100", "--format", "json", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert {"success_ratio", "generated", "successful", "dropped", "drops", "delay_ms"} <= set(
+        summary
+    )
+    # deterministic arrivals: coord-sim's shortest path serves 2 of 3 ingress nodes
+    assert abs(summary["success_ratio"] - 2 / 3) < 0.005
+    assert summary["generated"] == 3000
+    assert set(k for k, v in summary["drops"].items() if v) == {"NODE_CAP"}
+    rows = list(csv.DictReader((tmp_path / "steps.csv").open()))
+    assert len(rows) == 100
+    assert sum(int(r["generated"]) for r in rows) == summary["generated"]
+    assert (
+        json.loads((tmp_path / "summary.json").read_text())["successful"] == summary["successful"]
+    )
+
+
+def test_episodes_use_consecutive_seeds_and_add_up() -> None:
+    args = ["sim", str(TOPOLOGIES / "scenarios/triangle.yaml"), "--format", "json", "--seed", "3"]
+    one = json.loads(CliRunner().invoke(cli, [*args, "--episodes", "1"]).output)
+    two = json.loads(CliRunner().invoke(cli, [*args, "--episodes", "2"]).output)
+    other = json.loads(CliRunner().invoke(cli, [*args[:-1], "4", "--episodes", "1"]).output)
+    assert two["episodes"] == 2
+    assert two["generated"] == one["generated"] + other["generated"]
+
+
+def test_table_output_and_unknown_policy() -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        cli, ["sim", str(TOPOLOGIES / "scenarios/triangle.yaml"), "--policy", "greedy"]
+    )
+    assert result.exit_code == 0
+    assert "success ratio" in result.output and "greedy" in result.output
+    bad = runner.invoke(
+        cli, ["sim", str(TOPOLOGIES / "scenarios/triangle.yaml"), "--policy", "oracle"]
+    )
+    assert bad.exit_code == 2
+    assert "unknown policy 'oracle'" in bad.output
+
+
+def test_scenario_and_triple_are_exclusive() -> None:
+    result = CliRunner().invoke(cli, ["sim", str(TOPOLOGIES / "scenarios/triangle.yaml"), *TRIPLE])
+    assert result.exit_code == 2
+    assert "not both" in result.output
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("agent, version ")
