@@ -1,76 +1,135 @@
-"""Flow arrivals per ingress node: deterministic, Poisson, two-state MMPP, trace-driven."""
+"""Flow arrivals per ingress node: deterministic, Poisson, two-state MMPP, trace-driven.
+
+Arrivals do not depend on anything a policy does, so they are drawn ahead of time,
+each ingress from its own random stream. Two things follow: the same seed gives every
+policy exactly the same traffic (paired comparisons), and the simulator knows, at any
+moment, the total rate of the flows that can still enter before a given time, which
+lets it skip per-hop events where no link can run out of capacity.
+
+Distributions are coord-sim's: exponential or fixed inter-arrival times with the mean
+in force when the previous flow arrived; rate normal(mean, stdev) redrawn while not
+positive; size fixed or Pareto(shape) with scale 1; the MMPP switches state at every
+control-step boundary with the state's switch probability; trace rows apply 1 ms
+before their time. Where a trace is given it decides the means (coord-sim warns that
+trace and MMPP together behave unpredictably).
+"""
 
 from __future__ import annotations
 
+import bisect
 import random
-from dataclasses import dataclass
+from collections import deque
 
 from agent.model.traffic import TraceRow, TrafficConfig
 
-
-@dataclass
-class FlowDraw:
-    inter_arrival: float
-    rate: float
-    size: float
+# A drawn flow: (arrival time, data rate, size)
+Arrival = tuple[float, float, float]
 
 
 class ArrivalProcess:
-    """Draws inter-arrival times and flow sizes/rates with coord-sim's distributions."""
-
-    def __init__(self, config: TrafficConfig, ingress: list[str], rng: random.Random) -> None:
+    def __init__(
+        self,
+        config: TrafficConfig,
+        ingress: list[str],
+        trace: tuple[TraceRow, ...],
+        seed: int,
+        run_duration: float,
+    ) -> None:
         self.config = config
         self.ingress = ingress
-        self.rng = rng
-        self.means: dict[str, float | None] = dict.fromkeys(ingress, config.inter_arrival_mean)
-        self.states: dict[str, str] = {}
-        if config.use_states and config.states:
+        self.run_duration = run_duration
+        self.rngs = {node: random.Random(f"arrivals/{seed}/{node}") for node in ingress}
+        self.queues: dict[str, deque[Arrival]] = {node: deque() for node in ingress}
+        self.next_time: dict[str, float | None] = dict.fromkeys(ingress, 0.0)
+        self.pending_rate = 0.0  # total rate of drawn flows that have not arrived yet
+        self.timelines = _trace_timelines(trace, ingress)
+        self.states: dict[str, list[str]] = {}
+        if config.use_states and config.states and not trace:
             names = list(config.states)
             for node in ingress:
-                state = rng.choice(names) if config.rand_init_state else str(config.init_state)
-                self.states[node] = state
-                self.means[node] = config.states[state].inter_arr_mean
+                rng = self.rngs[node]
+                first = rng.choice(names) if config.rand_init_state else str(config.init_state)
+                self.states[node] = [first]
 
-    def draw(self, node: str) -> FlowDraw | None:
-        """The next flow at ``node``; None once its arrivals were stopped by a trace."""
-        mean = self.means[node]
-        if mean is None:
-            return None
-        cfg, rng = self.config, self.rng
-        inter = mean if cfg.deterministic_arrival else rng.expovariate(1.0 / mean)
-        while True:
-            rate = (
-                cfg.flow_dr_mean
-                if cfg.flow_dr_stdev == 0
-                else rng.gauss(cfg.flow_dr_mean, cfg.flow_dr_stdev)
-            )
-            # coord-sim's heavy tail: numpy pareto(shape) + 1, i.e. Pareto with scale 1.
-            size = (
-                cfg.flow_size_shape
-                if cfg.deterministic_size
-                else rng.paretovariate(cfg.flow_size_shape)
-            )
-            if rate > 0 and size >= 0:
-                return FlowDraw(inter, rate, size)
+    def mean_at(self, node: str, time: float) -> float | None:
+        """Mean inter-arrival time in force at ``time`` (None: arrivals stopped)."""
+        timeline = self.timelines.get(node)
+        if timeline:
+            times, means = timeline
+            i = bisect.bisect_right(times, time) - 1
+            return means[i] if i >= 0 else self.config.inter_arrival_mean
+        states = self.states.get(node)
+        if states is None:
+            return self.config.inter_arrival_mean
+        assert self.config.states is not None
+        step = int(time // self.run_duration)
+        while len(states) <= step:
+            states.append(self._switch(node, states[-1]))
+        return self.config.states[states[step]].inter_arr_mean
 
-    def switch_states(self) -> None:
-        """One MMPP transition per ingress node, at the end of every control step."""
+    def _switch(self, node: str, state: str) -> str:
         states = self.config.states
-        if not states:
-            return
+        assert states is not None
         first, second = list(states)
-        for node, state in self.states.items():
-            if self.rng.random() < states[state].switch_p:
-                state = second if state == first else first
-                self.states[node] = state
-                self.means[node] = states[state].inter_arr_mean
+        if self.rngs[node].random() < states[state].switch_p:
+            return second if state == first else first
+        return state
 
-    def apply_trace(self, row: TraceRow) -> None:
-        if row.node is None:
-            for node in self.ingress:
-                self.means[node] = row.inter_arrival_mean
-        elif row.node in self.means:
-            self.means[row.node] = row.inter_arrival_mean
+    def fill(self, until: float) -> list[str]:
+        """Draw every flow arriving up to ``until``; returns the ingress nodes whose queue
+        was empty and now is not."""
+        woken = []
+        for node in self.ingress:
+            queue = self.queues[node]
+            was_empty = not queue
+            while (time := self.next_time[node]) is not None and time <= until:
+                self._draw(node, time)
+            if was_empty and queue:
+                woken.append(node)
+        return woken
+
+    def _draw(self, node: str, time: float) -> None:
+        mean = self.mean_at(node, time)
+        if mean is None:
+            self.next_time[node] = None  # coord-sim never restarts a stopped ingress
+            return
+        cfg, rng = self.config, self.rngs[node]
+        while True:
+            rate = cfg.flow_dr_mean
+            if cfg.flow_dr_stdev:
+                rate = rng.gauss(cfg.flow_dr_mean, cfg.flow_dr_stdev)
+            size = cfg.flow_size_shape
+            if not cfg.deterministic_size:
+                size = rng.paretovariate(cfg.flow_size_shape)
+            if rate > 0 and size >= 0:
+                break
+        self.queues[node].append((time, rate, size))
+        self.pending_rate += rate
+        inter = mean if cfg.deterministic_arrival else rng.expovariate(1.0 / mean)
+        self.next_time[node] = time + inter
+
+    def head(self, node: str) -> float | None:
+        queue = self.queues[node]
+        return queue[0][0] if queue else None
+
+    def pop(self, node: str) -> Arrival:
+        arrival = self.queues[node].popleft()
+        self.pending_rate -= arrival[1]
+        return arrival
+
+
+def _trace_timelines(
+    rows: tuple[TraceRow, ...], ingress: list[str]
+) -> dict[str, tuple[list[float], list[float | None]]]:
+    """Per ingress, the times at which the mean changes and the new means."""
+    timelines: dict[str, tuple[list[float], list[float | None]]] = {}
+    for time, row in zip(trace_times(rows), rows, strict=True):
+        for node in ingress if row.node is None else [row.node]:
+            if node in ingress:
+                times, means = timelines.setdefault(node, ([], []))
+                times.append(time)
+                means.append(row.inter_arrival_mean)
+    return timelines
 
 
 def trace_times(rows: tuple[TraceRow, ...]) -> list[float]:

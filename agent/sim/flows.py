@@ -29,6 +29,7 @@ class Flow:
         "pos",
         "rate",
         "sf",
+        "sfs",
         "to_egress",
         "ttl",
     )
@@ -45,6 +46,7 @@ class Flow:
         self.egress = egress
         self.pos = 0
         self.sf = -1
+        self.sfs: tuple[int, ...] = ()  # the chain's SFs
         self.delay = 0.0
         self.to_egress = False
         self.hops: tuple[tuple[int, int, float], ...] = ()
@@ -106,18 +108,30 @@ class NodeState:
 
 
 class LinkState:
-    __slots__ = ("cap", "down", "max_used", "releases", "used")
+    """Rate held on a link. ``used`` counts every holding not yet released, including
+    holdings booked to start later and ended ones not yet purged: an upper bound that
+    is enough to pass most capacity checks without purging. ``rate_time`` integrates
+    rate x time, for the mean utilisation of the step."""
+
+    __slots__ = ("cap", "down", "future", "future_rate", "rate_time", "releases", "used")
 
     def __init__(self, cap: float | None) -> None:
         self.cap = cap
-        self.used = 0.0
-        self.max_used = 0.0
+        self.used = 0.0  # all holdings not yet released, started or booked for later
+        self.rate_time = 0.0
         self.releases: list[tuple[float, float]] = []
+        self.future: list[tuple[float, float]] = []  # (start, rate) of booked holdings
+        self.future_rate = 0.0
         self.down = False
 
     def release_until(self, now: float) -> None:
-        releases = self.releases
+        """Drop ended holdings; afterwards ``used - future_rate`` is the exact rate held."""
+        releases, future = self.releases, self.future
         while releases and releases[0][0] <= now:
             self.used -= heapq.heappop(releases)[1]
+        while future and future[0][0] <= now:
+            self.future_rate -= heapq.heappop(future)[1]
         if self.used < _EPS:
             self.used = 0.0
+        if self.future_rate < _EPS:
+            self.future_rate = 0.0

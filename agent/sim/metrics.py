@@ -56,7 +56,7 @@ class StepMetrics:
             "delay_max_ms": max(self.delays, default=0.0),
             "node_util_mean": _mean(util),
             "node_util_max": max(util, default=0.0),
-            "link_util_max": max(links, default=0.0),
+            "link_util_max": max(links, default=0.0),  # busiest link's mean over the step
         }
 
 

@@ -5,17 +5,34 @@ arrivals, requested traffic per chain and SF, drops). The observation model deci
 which nodes report at all, how many steps old the reports are when the policy sees
 them, and how often a report is lost; a lost report leaves the node's previous one
 in place, with its true (larger) age, or the node listed as missing.
+
+Reports are kept as raw per-step arrays and turned into NodeReport objects only when
+a policy reads them: most steps of a long run are never looked at node by node.
 """
 
 from __future__ import annotations
 
 import random
+from collections import deque
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agent.model.types import NodeReport, Observation
 
 if TYPE_CHECKING:
     from agent.sim.engine import Simulator
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    measured_at: float
+    caps: list[float]
+    loads: list[float]
+    max_loads: list[float]
+    arrived: list[int]
+    requested: list[float]
+    drops: dict[str, int]
 
 
 class ObservationRecorder:
@@ -26,26 +43,25 @@ class ObservationRecorder:
         self.delay_steps = model.delay_steps
         self.probability = model.report_probability
         nodes = model.reporting_nodes
-        self.reporting = set(sim.node_ids if nodes is None else nodes)
-        self.history: list[dict[str, NodeReport]] = []
-        self.last_seen: dict[str, NodeReport] = {}
+        self.reporting = [n for n in sim.node_ids if nodes is None or n in nodes]
+        self.history: deque[_Snapshot] = deque(maxlen=self.delay_steps + 1)
+        self.last_seen: dict[str, _Snapshot] = {}
 
     def observe(self) -> Observation:
         """Record the step that just ended (if any) and build what the policy sees."""
         sim = self.sim
-        if sim.step_index > 0 or sim.now > 0:
+        if sim.step_index > 0:
             self.history.append(self._snapshot())
-        index = len(self.history) - 1 - self.delay_steps
-        fresh = self.history[index] if index >= 0 else {}
+        fresh = self.history[0] if len(self.history) > self.delay_steps else None
         down = sim.down_nodes
-        for node in self.reporting:
-            report = fresh.get(node)
-            if report is None or node in down:
-                continue
-            if self.probability >= 1.0 or self.rng.random() < self.probability:
-                self.last_seen[node] = report
-        reports = {node: _aged(report, sim.now) for node, report in sorted(self.last_seen.items())}
-        missing = tuple(node for node in sim.node_ids if node not in reports)
+        if fresh is not None:
+            for node in self.reporting:
+                if node in down:
+                    continue
+                if self.probability >= 1.0 or self.rng.random() < self.probability:
+                    self.last_seen[node] = fresh
+        reports = LazyReports(sim, dict(self.last_seen), sim.now)
+        missing = tuple(node for node in sim.node_ids if node not in self.last_seen)
         return Observation(
             time=sim.now,
             step=sim.step_index,
@@ -56,46 +72,67 @@ class ObservationRecorder:
             down_links=sim.down_links,
         )
 
-    def _snapshot(self) -> dict[str, NodeReport]:
+    def _snapshot(self) -> _Snapshot:
         sim = self.sim
+        return _Snapshot(
+            measured_at=sim.now,
+            caps=[node.cap for node in sim.nodes],
+            loads=[node.usage(sim.resource) for node in sim.nodes],
+            max_loads=[node.max_usage for node in sim.nodes],
+            arrived=list(sim.arrived),
+            requested=list(sim.requested),
+            drops=dict(sim.metrics.drops_by_node),  # the step was closed before observing
+        )
+
+
+class LazyReports(Mapping[str, NodeReport]):
+    """Node reports built on first access, in network order."""
+
+    def __init__(self, sim: Simulator, sources: dict[str, _Snapshot], now: float) -> None:
+        self._sim = sim
+        self._sources = sources
+        self._now = now
+        self._built: dict[str, NodeReport] = {}
+        self._order = [n for n in sim.node_ids if n in sources]
+
+    def __getitem__(self, node: str) -> NodeReport:
+        report = self._built.get(node)
+        if report is None:
+            report = self._build(node, self._sources[node])  # KeyError if it did not report
+            self._built[node] = report
+        return report
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, node: object) -> bool:
+        return node in self._sources
+
+    def _build(self, node: str, snap: _Snapshot) -> NodeReport:
+        sim = self._sim
+        i = sim.node_index[node]
         n_chains, n_sfs = len(sim.chain_names), len(sim.sf_names)
-        drops = sim.metrics.drops_by_node
-        snapshot = {}
-        for i, (node_id, node) in enumerate(zip(sim.node_ids, sim.nodes, strict=True)):
-            traffic: dict[str, dict[str, float]] = {}
-            ingress_traffic = 0.0
-            for c, chain in enumerate(sim.chain_names):
-                for position, sf in enumerate(sim.chain_sfs[c]):
-                    rate = sim.requested[(i * n_chains + c) * n_sfs + sf]
-                    if rate:
-                        traffic.setdefault(chain, {})[sim.sf_names[sf]] = rate
-                        if position == 0:
-                            ingress_traffic += rate
-            snapshot[node_id] = NodeReport(
-                node=node_id,
-                measured_at=sim.now,
-                age=0.0,
-                cap=node.cap,
-                load=node.usage(sim.resource),
-                max_load=node.max_usage,
-                arrivals=sim.arrived[i],
-                ingress_traffic=ingress_traffic,
-                traffic=traffic,
-                dropped=drops.get(node_id, 0),
-            )
-        return snapshot
-
-
-def _aged(report: NodeReport, now: float) -> NodeReport:
-    return NodeReport(
-        node=report.node,
-        measured_at=report.measured_at,
-        age=now - report.measured_at,
-        cap=report.cap,
-        load=report.load,
-        max_load=report.max_load,
-        arrivals=report.arrivals,
-        ingress_traffic=report.ingress_traffic,
-        traffic=report.traffic,
-        dropped=report.dropped,
-    )
+        traffic: dict[str, dict[str, float]] = {}
+        ingress_traffic = 0.0
+        for c, chain in enumerate(sim.chain_names):
+            for position, sf in enumerate(sim.chain_sfs[c]):
+                rate = snap.requested[(i * n_chains + c) * n_sfs + sf]
+                if rate:
+                    traffic.setdefault(chain, {})[sim.sf_names[sf]] = rate
+                    if position == 0:
+                        ingress_traffic += rate
+        return NodeReport(
+            node=node,
+            measured_at=snap.measured_at,
+            age=self._now - snap.measured_at,
+            cap=snap.caps[i],
+            load=snap.loads[i],
+            max_load=snap.max_loads[i],
+            arrivals=snap.arrived[i],
+            ingress_traffic=ingress_traffic,
+            traffic=traffic,
+            dropped=snap.drops.get(node, 0),
+        )

@@ -1,0 +1,376 @@
+"""The per-flow event handling: the simulator's hot loop.
+
+Three kinds of event carry flows: ARRIVAL (a flow enters at an ingress), HOP (a flow
+reaches the next node of a path) and PROCESSED (an SF finished with it). Everything
+else a flow does happens at once inside ``_advance``: choose the next node from the
+schedule, check TTL, start the path (holding the first link) or start processing.
+The code is written for speed (local names, few calls); the semantics are coord-sim's,
+see :mod:`agent.sim.engine`.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable
+from itertools import count
+from typing import TYPE_CHECKING
+
+from agent.sim.flows import Flow, LinkState, NodeState
+from agent.sim.metrics import REASONS, DropReason, StepMetrics
+from agent.sim.schedule import ScheduleEntry
+
+if TYPE_CHECKING:
+    from agent.sim.arrivals import ArrivalProcess
+
+ARRIVAL, HOP, PROCESSED, CONTROL = range(4)
+# drop reasons by index into REASONS
+NODE_CAP, LINK_CAP, TTL, DECISION, FAILURE = (REASONS.index(r.value) for r in DropReason)
+
+# A route: hops (next node, link, link delay) and the path delay; keyed src * n + dst.
+Route = tuple[tuple[tuple[int, int, float], ...], float]
+Routes = dict[int, Route]
+
+
+class FlowCore:
+    """State and handlers that every flow event touches. Subclassed by Simulator."""
+
+    # static, set by the subclass
+    node_ids: list[str]
+    chain_sfs: list[tuple[int, ...]]
+    n_chains: int
+    n_sfs: int
+    pd_mean: list[float]
+    pd_stdev: list[float]
+    startup: list[float]
+    resource: list[Callable[[float], float]] | None
+    egress: list[int]
+    ttl_choices: list[float]
+    round_robin: bool
+    node_index: dict[str, int]
+    paths_per_flow: int  # longest chain + 1: a flow's paths, each crossing a link at most once
+    min_link_cap: float
+    lookahead: float
+    merge_paths: bool
+    track_potential: bool  # merging with capacitated links needs the potential bound
+    step_end: float
+    # per episode
+    rng: random.Random
+    alive_rate: float
+    lingering: list[tuple[float, float]]
+    arrivals: ArrivalProcess
+    nodes: list[NodeState]
+    links: list[LinkState]
+    paths: Routes
+    schedule: dict[int, ScheduleEntry]
+    requested: list[float]
+    arrived: list[int]  # flows that entered at each node this step
+    drop_counts: list[int]  # this step's drops, index reason * n_nodes + node
+    step_delays: list[float]  # end-to-end delays of this step's successful flows
+    n_nodes: int
+    metrics: StepMetrics
+    events: list[tuple[float, int, int, object]]
+    now: float
+    flow_count: int
+    successful: int
+    dropped: int
+
+    def _start_events(self) -> None:
+        self.events = []
+        self._seq = count()
+
+    def _push(self, time: float, kind: int, payload: object) -> None:
+        heapq.heappush(self.events, (time, next(self._seq), kind, payload))
+
+    def _run_until(self, end: float) -> None:
+        events, pop, push, seq = self.events, heapq.heappop, heapq.heappush, self._seq
+        nodes, advance, enter = self.nodes, self._advance, self._enter_links
+        while events and events[0][0] < end:
+            time, _, kind, payload = pop(events)
+            if kind == HOP:
+                flow: Flow = payload  # type: ignore[assignment]
+                hops = flow.hops
+                i = flow.hop_i
+                node_i = hops[i][0]
+                flow.node = node_i
+                flow.hop_i = i = i + 1
+                if nodes[node_i].down:
+                    self._drop(flow, FAILURE)
+                elif i < len(hops):
+                    enter(flow, time)
+                else:
+                    flow.delay += flow.path_delay
+                    flow.ttl -= flow.path_delay
+                    if flow.to_egress:
+                        self._succeed(flow)
+                    else:
+                        self._process(flow, time)
+            elif kind == PROCESSED:
+                flow = payload  # type: ignore[assignment]
+                node = nodes[flow.node]
+                if node.down or node.epoch != flow.epoch:
+                    self._drop(flow, FAILURE)
+                    continue
+                push(node.releases, (time + flow.duration, next(seq), flow.sf, flow.rate))
+                flow.pos += 1
+                if flow.pos == len(flow.sfs):
+                    flow.to_egress = True
+                advance(flow, time)
+            elif kind == ARRIVAL:
+                self.now = time
+                self._on_arrival(payload, time)  # type: ignore[arg-type]
+            else:
+                self.now = time
+                self._on_control(payload, time)
+        self.now = end
+
+    def _on_control(self, payload: object, time: float) -> None:
+        raise NotImplementedError
+
+    def _fill_arrivals(self, end: float) -> None:
+        """Draw arrivals up to ``end`` plus the look-ahead that merging needs."""
+        for name in self.arrivals.fill(end + self.lookahead):
+            head = self.arrivals.head(name)
+            assert head is not None
+            self._push(head, ARRIVAL, self.node_index[name])
+
+    def _on_arrival(self, node: int, time: float) -> None:
+        arrivals = self.arrivals
+        queue = arrivals.queues[self.node_ids[node]]
+        _, rate, size = queue.popleft()
+        arrivals.pending_rate -= rate
+        if queue:
+            heapq.heappush(self.events, (queue[0][0], next(self._seq), ARRIVAL, node))
+        rng = self.rng
+        chain = rng.randrange(self.n_chains) if self.n_chains > 1 else 0
+        egress = rng.choice(self.egress) if self.egress else -1
+        ttls = self.ttl_choices
+        ttl = ttls[0] if len(ttls) == 1 else rng.choice(ttls)
+        self.flow_count += 1
+        flow = Flow(self.flow_count, chain, rate, size / rate * 1000.0, ttl, node, egress)
+        flow.sfs = self.chain_sfs[chain]
+        self.arrived[node] += 1
+        if self.track_potential:
+            # all a flow does ends within its TTL; its link holdings one duration later
+            self.alive_rate += rate
+            heapq.heappush(self.lingering, (time + ttl + flow.duration, rate))
+        if self.nodes[node].down:
+            self._drop(flow, FAILURE)
+        else:
+            self._advance(flow, time)
+
+    def _advance(self, flow: Flow, time: float) -> None:
+        """Decide where the flow goes next and set it on its way."""
+        if flow.ttl <= 0:
+            self._drop(flow, DECISION)
+            return
+        here = flow.node
+        if flow.to_egress:
+            target = flow.egress if flow.egress >= 0 else here
+        else:
+            sf = flow.sf = flow.sfs[flow.pos]
+            key = (here * self.n_chains + flow.chain) * self.n_sfs + sf
+            self.requested[key] += flow.rate
+            entry = self.schedule.get(key)
+            if entry is None:
+                self._drop(flow, DECISION)
+                return
+            target = entry.single
+            if target < 0:
+                target = entry.round_robin() if self.round_robin else entry.sample(self.rng)
+            if target < 0:
+                self._drop(flow, DECISION)
+                return
+        if target == here:
+            if flow.ttl <= 0:
+                self._drop(flow, LINK_CAP)
+            elif flow.to_egress:
+                self._succeed(flow)
+            else:
+                self._process(flow, time)
+            return
+        route = self.paths.get(here * self.n_nodes + target)
+        if route is None or self.nodes[target].down:
+            self._drop(flow, FAILURE)
+            return
+        flow.hops, flow.path_delay = route
+        if flow.ttl - flow.path_delay <= 0:
+            flow.ttl = 0
+            self._drop(flow, LINK_CAP)
+            return
+        flow.hop_i = 0
+        if len(flow.hops) > 1 and self.merge_paths and self._links_cannot_fill(time):
+            self._book_path(flow, time)
+        else:
+            self._enter_links(flow, time)
+
+    def _links_cannot_fill(self, time: float) -> bool:
+        """True if no capacitated link can run full before a path started now ends:
+        every flow that can hold a link until then (born less than TTL + duration ago,
+        or arriving within the look-ahead, which covers any TTL), holding it on each of
+        its paths at once, still fits the smallest link capacity. Then per-hop checks
+        cannot fail and may be skipped without changing any outcome."""
+        if not self.track_potential:
+            return True
+        lingering = self.lingering
+        while lingering and lingering[0][0] <= time:
+            self.alive_rate -= heapq.heappop(lingering)[1]
+        potential = self.alive_rate + self.arrivals.pending_rate
+        return potential * self.paths_per_flow <= self.min_link_cap
+
+    def _book_path(self, flow: Flow, time: float, start: float | None = None) -> None:
+        """Hold every link of the path now, each from the time the flow will enter it
+        (the path starts at ``start``, default now), and jump to the end of the path:
+        one event instead of one per hop."""
+        start = time if start is None else start
+        rate, duration = flow.rate, flow.duration
+        links = self.links
+        for _, link_i, delay in flow.hops:
+            link = links[link_i]
+            if link.cap is not None:
+                link.used += rate
+                link.rate_time += rate * (delay + duration)
+                heapq.heappush(link.releases, (start + delay + duration, rate))
+                if start > time:
+                    link.future_rate += rate
+                    heapq.heappush(link.future, (start, rate))
+            start += delay
+        flow.hop_i = len(flow.hops) - 1
+        heapq.heappush(self.events, (start, next(self._seq), HOP, flow))
+
+    def _enter_links(self, flow: Flow, time: float) -> None:
+        """Hold the next link (and the ones after it while their delay is 0)."""
+        hops, rate = flow.hops, flow.rate
+        while True:
+            nxt, link_i, delay = hops[flow.hop_i]
+            link = self.links[link_i]
+            if link.down:
+                self._drop(flow, FAILURE)
+                return
+            cap = link.cap
+            if cap is not None:
+                if link.used + rate > cap:  # an upper bound; purge and look again
+                    link.release_until(time)
+                    if link.used - link.future_rate + rate > cap:
+                        self._drop(flow, LINK_CAP)
+                        return
+                link.used += rate
+                hold = delay + flow.duration
+                link.rate_time += rate * hold
+                heapq.heappush(link.releases, (time + hold, rate))
+            if delay > 0:
+                heapq.heappush(self.events, (time + delay, next(self._seq), HOP, flow))
+                return
+            flow.node = nxt
+            flow.hop_i += 1
+            if self.nodes[nxt].down:
+                self._drop(flow, FAILURE)
+                return
+            if flow.hop_i == len(hops):
+                flow.delay += flow.path_delay
+                flow.ttl -= flow.path_delay
+                if flow.to_egress:
+                    self._succeed(flow)
+                else:
+                    self._process(flow, time)
+                return
+
+    def _process(self, flow: Flow, time: float) -> None:
+        """Start processing the flow's SF at its node, if there is an instance and room."""
+        node = self.nodes[flow.node]
+        sf = flow.sf
+        if sf not in node.placed:
+            self._drop(flow, NODE_CAP)
+            return
+        stdev = self.pd_stdev[sf]
+        delay = self.pd_mean[sf] if stdev == 0 else abs(self.rng.gauss(self.pd_mean[sf], stdev))
+        if flow.ttl - delay <= 0:
+            flow.ttl = 0
+            self._drop(flow, NODE_CAP)
+            return
+        flow.delay += delay
+        flow.ttl -= delay
+        if node.releases and node.releases[0][0] <= time:
+            node.release_until(time)
+        instance = node.instances[sf]
+        rate = flow.rate
+        demand = node.load + rate if self.resource is None else self._demand(node, sf, rate)
+        if demand > node.cap:
+            self._drop(flow, NODE_CAP)
+            return
+        instance[0] += rate
+        node.load += rate
+        if demand > node.max_usage:
+            node.max_usage = demand
+        wait = instance[1] + self.startup[sf] - time
+        if wait > 0:
+            if flow.ttl - wait <= 0:
+                flow.ttl = 0
+                self._drop(flow, NODE_CAP)  # coord-sim keeps the load here (a leak); we do not
+                heapq.heappush(node.releases, (time, next(self._seq), sf, rate))
+                return
+            flow.delay += wait
+            flow.ttl -= wait
+            delay += wait
+        done = time + delay
+        if not (self.merge_paths and done < self.step_end and self._depart_early(flow, time, done)):
+            flow.epoch = node.epoch
+            heapq.heappush(self.events, (done, next(self._seq), PROCESSED, flow))
+
+    def _depart_early(self, flow: Flow, time: float, done: float) -> bool:
+        """At the start of processing, settle what happens when it ends, where nothing
+        can change it: the schedule (fixed until the step ends) sends the next SF to a
+        single node, the flow leaves on a path whose links cannot fill (or leaves the
+        network here). Then the flow's next event is its arrival for the next SF: one
+        event instead of two or more. Anything else waits for the PROCESSED event."""
+        pos = flow.pos + 1
+        here = flow.node
+        finished = pos == len(flow.sfs)
+        if finished:
+            target = flow.egress if flow.egress >= 0 else here
+            key = -1
+        else:
+            key = (here * self.n_chains + flow.chain) * self.n_sfs + flow.sfs[pos]
+            entry = self.schedule.get(key)
+            if entry is None or entry.single < 0:
+                return False
+            target = entry.single
+        if target == here:
+            if not finished:
+                return False  # processed here again: a capacity check at ``done``
+            route = None
+        else:
+            route = self.paths.get(here * self.n_nodes + target)
+            if route is None or flow.ttl - route[1] <= 0 or not self._links_cannot_fill(time):
+                return False
+        heapq.heappush(
+            self.nodes[here].releases, (done + flow.duration, next(self._seq), flow.sf, flow.rate)
+        )
+        flow.pos = pos
+        flow.to_egress = finished
+        if not finished:
+            flow.sf = flow.sfs[pos]
+            self.requested[key] += flow.rate
+        if route is None:
+            self._succeed(flow)
+        else:
+            flow.hops, flow.path_delay = route
+            self._book_path(flow, time, start=done)
+        return True
+
+    def _demand(self, node: NodeState, sf: int, rate: float) -> float:
+        """Resources the node would use with this flow added, summed over its SFs."""
+        rf = self.resource
+        assert rf is not None
+        return sum(
+            rf[s](inst[0] + rate if s == sf else inst[0]) for s, inst in node.instances.items()
+        )
+
+    def _succeed(self, flow: Flow) -> None:
+        self.step_delays.append(flow.delay)
+
+    def _drop(self, flow: Flow, reason: int) -> None:
+        """Count a drop by reason and node; a flow out of TTL always counts as TTL."""
+        if flow.ttl <= 0:
+            reason = TTL
+        self.drop_counts[reason * self.n_nodes + flow.node] += 1
