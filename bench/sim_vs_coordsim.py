@@ -19,11 +19,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from agent.model.scenario import scenario_from_files
 from agent.policies.registry import make_policy
 from agent.train.rollout import run_episodes
 
+Run = dict[str, Any]  # one seed's result: generated, successful, dropped, drops, wall_s
 HERE = Path(__file__).resolve().parent
 RES = HERE.parent / "topologies/deepcoord/res"
 VENV = HERE / ".venv-coordsim"
@@ -58,7 +60,7 @@ def files(n: int, config: str) -> tuple[Path, Path, Path]:
     )
 
 
-def run_coordsim(python: Path, n: int, config: str, seeds: list[int], steps: int) -> list[dict]:
+def run_coordsim(python: Path, n: int, config: str, seeds: list[int], steps: int) -> list[Run]:
     network, service, traffic = files(n, config)
     command = [
         str(python),
@@ -78,7 +80,7 @@ def run_coordsim(python: Path, n: int, config: str, seeds: list[int], steps: int
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def run_ours(n: int, config: str, seeds: list[int], steps: int) -> list[dict]:
+def run_ours(n: int, config: str, seeds: list[int], steps: int) -> list[Run]:
     scenario = scenario_from_files(*files(n, config))
     rows = []
     for seed in seeds:
@@ -101,13 +103,13 @@ def run_ours(n: int, config: str, seeds: list[int], steps: int) -> list[dict]:
     return rows
 
 
-def success(rows: list[dict]) -> tuple[float, float]:
+def success(rows: list[Run]) -> tuple[float, float]:
     ratios = [100 * r["successful"] / r["generated"] for r in rows]
     return statistics.mean(ratios), statistics.stdev(ratios) if len(ratios) > 1 else 0.0
 
 
-def flows_per_s(rows: list[dict]) -> float:
-    return sum(r["generated"] for r in rows) / sum(r["wall_s"] for r in rows)
+def flows_per_s(rows: list[Run]) -> float:
+    return float(sum(r["generated"] for r in rows) / sum(r["wall_s"] for r in rows))
 
 
 def speed(python: Path, repeats: int, steps: int) -> tuple[float, float, float, float]:
@@ -157,7 +159,7 @@ def main() -> None:
             ]
             lines.append("| " + " | ".join(cells) + " |")
             print(lines[-1], flush=True)
-    ref, ours, ref_steps, ours_steps = speed(python, 3 if args.quick else 5, args.steps)
+    ref_speed, our_speed, ref_steps, our_steps = speed(python, 3 if args.quick else 5, args.steps)
     lines += [
         "",
         "Speed, Abilene 5 ingress, Poisson arrivals, shortest path, one process each, "
@@ -165,9 +167,9 @@ def main() -> None:
         "",
         "| simulator | flows/s | control steps/s |",
         "|---|---|---|",
-        f"| coord-sim 2.2.1 | {ref:,.0f} | {ref_steps:,.1f} |",
-        f"| ours | {ours:,.0f} | {ours_steps:,.1f} |",
-        f"| ratio | {ours / ref:.1f}x | {ours_steps / ref_steps:.1f}x |",
+        f"| coord-sim 2.2.1 | {ref_speed:,.0f} | {ref_steps:,.1f} |",
+        f"| ours | {our_speed:,.0f} | {our_steps:,.1f} |",
+        f"| ratio | {our_speed / ref_speed:.1f}x | {our_steps / ref_steps:.1f}x |",
     ]
     report = "\n".join(lines) + "\n"
     out = HERE / "out"
