@@ -65,6 +65,9 @@ class Network:
     links: tuple[Link, ...]
     source: str | None = None
     _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _paths: dict[object, dict[tuple[str, str], Path]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         self._index.update({node.id: i for i, node in enumerate(self.nodes)})
@@ -116,7 +119,17 @@ class Network:
         down_nodes: Iterable[str] = (),
         down_links: Iterable[frozenset[str]] = (),
     ) -> dict[tuple[str, str], Path]:
-        """All-pairs shortest paths among working nodes; unreachable pairs are absent."""
+        """All-pairs shortest paths among working nodes; unreachable pairs are absent.
+        Computed once per routing mode and set of failed elements."""
+        key = (routing, frozenset(down_nodes), frozenset(down_links))
+        cached = self._paths.get(key)
+        if cached is None:
+            cached = self._paths[key] = self._shortest_paths(*key)
+        return cached
+
+    def _shortest_paths(
+        self, routing: Routing, down_nodes: frozenset[str], down_links: frozenset[frozenset[str]]
+    ) -> dict[tuple[str, str], Path]:
         graph = self.graph(routing, down_nodes, down_links)
         paths: dict[tuple[str, str], Path] = {}
         for src, targets in nx.johnson(graph, weight="weight").items():

@@ -6,7 +6,7 @@ then sees only observations. It never reads the clock and never does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from agent.model.network import Network, Path, Routing
@@ -20,20 +20,14 @@ class PolicyContext:
     services: Services
     routing: Routing = Routing.COORD_SIM
     seed: int = 0
-    _paths: dict[object, dict[tuple[str, str], Path]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
 
     def paths(
         self,
         down_nodes: frozenset[str] = frozenset(),
         down_links: frozenset[frozenset[str]] = frozenset(),
     ) -> dict[tuple[str, str], Path]:
-        """Shortest paths on the working part of the network (cached per failure set)."""
-        key = (down_nodes, down_links)
-        if key not in self._paths:
-            self._paths[key] = self.network.shortest_paths(self.routing, down_nodes, down_links)
-        return self._paths[key]
+        """Shortest paths on the working part of the network (cached by the network)."""
+        return self.network.shortest_paths(self.routing, down_nodes, down_links)
 
 
 class Policy(Protocol):

@@ -75,7 +75,6 @@ class Simulator(FlowCore):
         self.track_potential = self.merge_paths and bool(caps)
         self.base_seed = scenario.seed if seed is None else seed
         self.episode = 0
-        self.totals = Totals()
         self._paths_cache: dict[tuple[frozenset[str], frozenset[frozenset[str]]], Routes] = {}
         self.reset(self.base_seed)
 
@@ -84,6 +83,7 @@ class Simulator(FlowCore):
         """Start a new episode; without a seed, episode k uses the base seed + k."""
         self.seed = self.base_seed + self.episode if seed is None else seed
         self.episode += 1
+        self.totals = Totals()  # this episode's
         self.rng = random.Random(self.seed)
         net = self.scenario.network
         self.nodes = [NodeState(node.cap) for node in net.nodes]
@@ -151,8 +151,8 @@ class Simulator(FlowCore):
         return StepResult(self.observation, metrics, self.done)
 
     def finish(self) -> Totals:
-        """Close the current episode's books (flows still in flight) and return the
-        totals over all finished episodes. Call once per episode."""
+        """Close the episode's books (flows still in flight) and return its totals.
+        Call once per episode."""
         self.totals.end_episode(self.in_flight)
         return self.totals
 

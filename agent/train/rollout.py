@@ -39,8 +39,10 @@ def run_episodes(
 ) -> RolloutResult:
     """Episode k runs with seed ``seed + k``; a fresh policy per episode."""
     result = RolloutResult(Totals())
+    sim = Simulator(scenario, seed=seed)
     for episode in range(episodes):
-        sim = Simulator(scenario, seed=seed + episode)
+        if episode:
+            sim.reset(seed + episode)
         policy = make(policy_context(scenario, seed + episode))
         observation = sim.observation
         for _ in range(steps):
@@ -51,7 +53,7 @@ def run_episodes(
                 result.rows.append(outcome.metrics.row())
             if on_step is not None:
                 on_step(outcome.metrics)
-        totals = sim.finish()
-        result.per_episode.append(totals)
-        result.totals.merge(totals)
+        episode_totals = sim.finish()
+        result.per_episode.append(episode_totals)
+        result.totals.merge(episode_totals)
     return result
