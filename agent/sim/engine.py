@@ -40,7 +40,11 @@ class StepResult:
 
 
 class Simulator(FlowCore):
-    def __init__(self, scenario: Scenario, seed: int | None = None) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int | None = None, hop_by_hop: bool = False
+    ) -> None:
+        """``hop_by_hop`` turns off the shortcuts (booked paths, early departures), for
+        checking that they change nothing."""
         self.scenario = scenario
         net, services = scenario.network, scenario.services
         self.node_ids = net.node_ids
@@ -71,7 +75,7 @@ class Simulator(FlowCore):
         self.min_link_cap = min(caps, default=float("inf"))
         self.lookahead = max(self.ttl_choices) + 1.0
         # failures change paths under flows on their way: keep hop-by-hop events then
-        self.merge_paths = not scenario.failures
+        self.merge_paths = not scenario.failures and not hop_by_hop
         self.track_potential = self.merge_paths and bool(caps)
         self.base_seed = scenario.seed if seed is None else seed
         self.episode = 0
@@ -94,6 +98,7 @@ class Simulator(FlowCore):
         )
         self.alive_rate = 0.0
         self.lingering = []
+        self.link_log = []
         self._start_events()
         self.now = 0.0
         self.step_index = 0
@@ -145,6 +150,7 @@ class Simulator(FlowCore):
             node.release_until(end)
         for link in self.links:
             link.release_until(end)
+        self.link_log = [entry for entry in self.link_log if entry[2] > end]
         metrics = self._close_step()
         self.step_index += 1
         self.observation = self.recorder.observe()
