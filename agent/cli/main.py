@@ -15,6 +15,16 @@ def cli() -> None:
     """SDN coordination agent: simulate, train, evaluate and run coordination policies."""
 
 
+@cli.group("train")
+def train_group() -> None:
+    """Train a policy (one subcommand per problem)."""
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Evaluate policies against baselines (one subcommand per problem)."""
+
+
 cli.add_command(sim_command)
 cli.add_command(check_config_command)
 
