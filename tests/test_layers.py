@@ -17,7 +17,9 @@ ALLOWED = {
     "policies": {"model"},
     "train": {"model", "sim", "envs", "policies"},
     "rules": {"model"},
-    "southbound": {"model", "sim"},
+    # southbound also needs the intent and change types it transports (a deliberate
+    # extension of the plan: they are plain data)
+    "southbound": {"model", "sim", "rules"},
     "runtime": {"model", "policies", "rules", "southbound"},
     "api": {"runtime"},
 }

@@ -6,6 +6,7 @@ import click
 
 from agent import __version__
 from agent.cli.check_config import check_config_command
+from agent.cli.run_cmd import run_command
 from agent.cli.sim_cmd import sim_command
 
 
@@ -27,6 +28,7 @@ def eval_group() -> None:
 
 cli.add_command(sim_command)
 cli.add_command(check_config_command)
+cli.add_command(run_command)
 
 
 def main() -> None:

@@ -1,0 +1,192 @@
+"""The HTTP API: status, topology, decisions, rules, overrides, metrics, OpenAPI.
+
+Every failure answers with one JSON shape, ``{"error": {"status", "code", "message"}}``;
+no request can take the daemon down. Writes need ``Authorization: Bearer <token>``
+with the token from the file named in the configuration; without one configured,
+writes are refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+
+from agent.api.metrics import render
+from agent.api.openapi import spec
+from agent.runtime.overrides import OverrideRequest
+from agent.runtime.view import DaemonView
+
+log = structlog.get_logger("agent.api")
+VIEW = web.AppKey("view", DaemonView)
+TOKEN = web.AppKey("token", str)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY = 64 * 1024
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def error_response(status: int, code: str, message: str) -> web.Response:
+    body = {"error": {"status": status, "code": code, "message": message}}
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        return error_response(exc.status, code, exc.reason)
+    except Exception:  # the API must never crash the daemon
+        log.exception("api handler failed", path=request.path)
+        return error_response(500, "internal_error", "internal error; see the daemon's log")
+
+
+def require_token(request: web.Request) -> None:
+    token = request.app[TOKEN]
+    if not token:
+        raise ApiError(403, "writes_disabled", "no API token configured: writes are disabled")
+    header = request.headers.get("Authorization", "")
+    given = header[len("Bearer ") :] if header.startswith("Bearer ") else ""
+    if not given or not hmac.compare_digest(given.encode(), token.encode()):
+        raise ApiError(401, "unauthorized", "missing or wrong bearer token")
+
+
+async def read_json(request: web.Request) -> Any:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY} bytes")
+    raw = await request.content.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY} bytes")
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"request body is not JSON: {exc}") from None
+
+
+# ---------------------------------------------------------------------- handlers
+async def livez(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    failing = request.app[VIEW].ready_checks()
+    if failing:
+        return web.json_response({"ready": False, "failing": failing}, status=503)
+    return web.json_response({"ready": True, "failing": []})
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[VIEW].status())
+
+
+async def topology(request: web.Request) -> web.Response:
+    return web.json_response(request.app[VIEW].topology())
+
+
+async def latest_decision(request: web.Request) -> web.Response:
+    decision = request.app[VIEW].latest_decision()
+    if decision is None:
+        raise ApiError(404, "no_decision", "no decision made yet")
+    return web.json_response(decision)
+
+
+async def rules(request: web.Request) -> web.Response:
+    return web.json_response({"rules": request.app[VIEW].rules()})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = render(request.app[VIEW])
+    return web.Response(body=body, content_type="text/plain", charset="utf-8")
+
+
+async def list_overrides(request: web.Request) -> web.Response:
+    return web.json_response({"overrides": request.app[VIEW].overrides()})
+
+
+async def add_override(request: web.Request) -> web.Response:
+    require_token(request)
+    body = await read_json(request)
+    try:
+        parsed = OverrideRequest.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise ApiError(400, "invalid_body", f"{where}: {first['msg']}") from None
+    view = request.app[VIEW]
+    problem = check_override_names(view, parsed)
+    if problem:
+        raise ApiError(400, "invalid_body", problem)
+    key = view.add_override(parsed.override)
+    return web.json_response({"id": key, "overrides": view.overrides()}, status=201)
+
+
+def check_override_names(view: DaemonView, request: OverrideRequest) -> str | None:
+    spec = request.override
+    topo = view.topology()
+    nodes = {n["id"] for n in topo["nodes"]}
+    if spec.kind == "pin":
+        if spec.node not in nodes or any(dst not in nodes for dst in spec.weights):
+            return "override.node/weights: unknown node"
+        if spec.sf not in topo["chains"].get(spec.chain, []):
+            return f"override.sf: {spec.sf!r} is not in chain {spec.chain!r}"
+    if spec.kind == "policy" and spec.name not in view.known_policies():
+        known = ", ".join(view.known_policies())
+        return f"override.name: unknown policy {spec.name!r} (known: {known})"
+    return None
+
+
+async def delete_overrides(request: web.Request) -> web.Response:
+    require_token(request)
+    request.app[VIEW].remove_override(None)
+    return web.json_response({"overrides": []})
+
+
+async def delete_override(request: web.Request) -> web.Response:
+    require_token(request)
+    try:
+        key = int(request.match_info["id"])
+    except ValueError:
+        raise ApiError(400, "invalid_id", "override id must be an integer") from None
+    view = request.app[VIEW]
+    if not view.remove_override(key):
+        raise ApiError(404, "no_such_override", f"no override {key}")
+    return web.json_response({"overrides": view.overrides()})
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(spec())
+
+
+def make_app(view: DaemonView, token: str | None) -> web.Application:
+    """The one place that registers routes."""
+    app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
+    app[VIEW] = view
+    app[TOKEN] = token or ""
+    app.router.add_get("/livez", livez)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/status", status)
+    app.router.add_get("/topology", topology)
+    app.router.add_get("/decisions/latest", latest_decision)
+    app.router.add_get("/rules", rules)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/overrides", list_overrides)
+    app.router.add_post("/overrides", add_override)
+    app.router.add_delete("/overrides", delete_overrides)
+    app.router.add_delete("/overrides/{id}", delete_override)
+    app.router.add_get("/openapi.json", openapi)
+    return app

@@ -1,0 +1,119 @@
+"""The API's OpenAPI 3.0 description (served at /openapi.json)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent import __version__
+from agent.runtime.overrides import OverrideRequest
+
+ERROR = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["status", "code", "message"],
+            "properties": {
+                "status": {"type": "integer"},
+                "code": {"type": "string"},
+                "message": {"type": "string"},
+            },
+        }
+    },
+}
+JSON_OBJECT = {"type": "object"}
+
+
+def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _get(
+    summary: str, schema: dict[str, Any] = JSON_OBJECT, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": _json(schema)}
+    responses.update(extra or {})
+    responses["default"] = _json({"$ref": "#/components/schemas/Error"}, "Error")
+    return {"get": {"summary": summary, "responses": responses}}
+
+
+def _write_responses(ok: str) -> dict[str, Any]:
+    error = _json({"$ref": "#/components/schemas/Error"}, "Error")
+    return {
+        ok: _json(JSON_OBJECT),
+        "400": error,
+        "401": error,
+        "403": error,
+        "404": error,
+        "default": error,
+    }
+
+
+def spec() -> dict[str, Any]:
+    override_schema = OverrideRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    definitions = override_schema.pop("$defs", {})
+    secured: list[dict[str, list[str]]] = [{"bearer": []}]
+    paths: dict[str, Any] = {
+        "/livez": _get("The process is alive"),
+        "/readyz": _get(
+            "Ready: first observation in and rules installed",
+            extra={"503": _json(JSON_OBJECT, "Not ready")},
+        ),
+        "/status": _get("Backend, policy, last decision, monitoring ages, fallback, rule counts"),
+        "/topology": _get("Nodes, links and chains, with failed elements marked"),
+        "/decisions/latest": _get("The last decision (placement and schedule)"),
+        "/rules": _get("The rules this agent installed"),
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
+        "/overrides": {
+            **_get("Active overrides"),
+            "post": {
+                "summary": "Add an override (pin a schedule entry, freeze, switch policy)",
+                "security": secured,
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {"$ref": "#/components/schemas/OverrideRequest"}
+                        }
+                    },
+                },
+                "responses": _write_responses("201"),
+            },
+            "delete": {
+                "summary": "Remove every override",
+                "security": secured,
+                "responses": _write_responses("200"),
+            },
+        },
+        "/overrides/{id}": {
+            "delete": {
+                "summary": "Remove one override",
+                "security": secured,
+                "parameters": [
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                ],
+                "responses": _write_responses("200"),
+            }
+        },
+        "/openapi.json": _get("This document"),
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "SDN coordination agent", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": ERROR, "OverrideRequest": override_schema, **definitions},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }

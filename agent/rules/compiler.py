@@ -1,0 +1,214 @@
+"""Decision + topology -> OpenFlow 1.3 intents. Pure: no I/O, no clock.
+
+How a packet travels a chain
+----------------------------
+The chain position travels in an MPLS label pushed at the ingress switch::
+
+    label = (chain + 1) << 16 | position << 12 | destination node index
+
+``position`` is the index of the SF the packet needs next, ``destination`` the node
+chosen to run it. Per switch (node ``n``), table 0 holds:
+
+- priority 300, from the SF host port with label (c, k, n): the SF is done; advance
+  to (c, k+1) and hand the packet to the SELECT group of (c, k+1), or after the last
+  SF pop the label and route by IPv4 destination (table 1);
+- priority 200, label (c, k, n) from anywhere else: deliver to the SF host port if
+  SF k runs here, else drop (the emulated NODE_CAP);
+- priority 100, label (c, k, d) for another node d: forward toward d on the shortest
+  path of the working network;
+- priority 50, IPv4 from an ingress port (optionally matching the chain's fields):
+  push the label (c, 0, n) and hand to the SELECT group of (c, 0);
+- priority 10, any other IPv4: table 1.
+
+Table 1 routes IPv4 by destination host. SELECT group (c, k) at node n has one bucket
+per destination node with positive schedule weight: the bucket rewrites the label's
+destination and outputs toward it (or to the SF port when it is n itself). Bucket
+weights are the schedule's weights scaled to integers (sum about 1000).
+
+A changed schedule changes only group buckets (OFPGC_MODIFY): the flows that point
+at the groups stay in place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent.model.network import Network, Path, Routing
+from agent.model.services import Services
+from agent.model.types import Decision
+from agent.model.wiring import Wiring
+from agent.rules.intents import GROUP_BASE, Action, Bucket, GroupIntent, Intent, flow
+
+ETH_IPV4, ETH_MPLS = 0x0800, 0x8847
+TABLE_CHAIN, TABLE_ROUTE = 0, 1
+WEIGHT_SCALE = 1000
+
+
+def label(chain: int, position: int, node: int) -> int:
+    """The MPLS label for chain index, SF position and destination node index."""
+    if not (0 <= chain < 15 and 0 <= position < 16 and 0 <= node < 4096):
+        raise ValueError(f"cannot encode chain {chain}, position {position}, node {node}")
+    return (chain + 1) << 16 | position << 12 | node
+
+
+def group_id(chain: int, position: int) -> int:
+    return GROUP_BASE + (chain << 8) + position
+
+
+@dataclass(frozen=True)
+class Topology:
+    """What the compiler needs besides the decision."""
+
+    network: Network
+    services: Services
+    wiring: Wiring
+    routing: Routing = Routing.COORD_SIM
+
+
+class RuleCompiler:
+    """Compiles decisions for one topology and one set of failed elements."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        down_nodes: frozenset[str] = frozenset(),
+        down_links: frozenset[frozenset[str]] = frozenset(),
+    ) -> None:
+        self.topo = topology
+        self.down = down_nodes
+        net = topology.network
+        self.paths: dict[tuple[str, str], Path] = net.shortest_paths(
+            topology.routing, down_nodes, down_links
+        )
+        self.index = {node: i for i, node in enumerate(net.node_ids)}
+        self.chains = list(topology.services.chains)
+        self.live = [n for n in net.node_ids if n not in down_nodes]
+
+    def compile(self, decision: Decision) -> list[Intent]:
+        intents: list[Intent] = []
+        for node in self.live:
+            intents += self._groups(node, decision)
+            intents += self._chain_flows(node, decision)
+            intents += self._route_flows(node)
+        return intents
+
+    # ------------------------------------------------------------------ helpers
+    def _dpid(self, node: str) -> int:
+        return self.topo.wiring.dpids[node]
+
+    def _port_toward(self, node: str, target: str) -> int | None:
+        path = self.paths.get((node, target))
+        if path is None or len(path.nodes) < 2:
+            return None
+        return self.topo.wiring.ports.get((node, path.nodes[1]))
+
+    def _sfs(self, chain: str) -> tuple[str, ...]:
+        return self.topo.services.chains[chain]
+
+    # ------------------------------------------------------------------ groups
+    def _groups(self, node: str, decision: Decision) -> list[Intent]:
+        groups: list[Intent] = []
+        for c, chain in enumerate(self.chains):
+            for k, sf in enumerate(self._sfs(chain)):
+                weights = decision.schedule.get(node, {}).get(chain, {}).get(sf, {})
+                buckets = self._buckets(node, c, k, weights)
+                groups.append(GroupIntent(self._dpid(node), group_id(c, k), "select", buckets))
+        return groups
+
+    def _buckets(
+        self, node: str, c: int, k: int, weights: dict[str, float] | object
+    ) -> tuple[Bucket, ...]:
+        assert isinstance(weights, dict)
+        usable = {
+            dst: w
+            for dst, w in weights.items()
+            if w > 0 and dst not in self.down and (dst == node or (node, dst) in self.paths)
+        }
+        total = sum(usable.values())
+        buckets = []
+        for dst, w in sorted(usable.items(), key=lambda item: self.index[item[0]]):
+            port = self._delivery_port(node, dst)
+            if port is None:
+                continue
+            rewrite: Action = ("set_field", "mpls_label", label(c, k, self.index[dst]))
+            weight = max(1, round(w / total * WEIGHT_SCALE))
+            buckets.append(Bucket(weight, (rewrite, ("output", port))))
+        return tuple(buckets)
+
+    def _delivery_port(self, node: str, dst: str) -> int | None:
+        if dst == node:
+            return self.topo.wiring.sf_ports.get(node)
+        return self._port_toward(node, dst)
+
+    # ------------------------------------------------------------------ chain flows
+    def _chain_flows(self, node: str, decision: Decision) -> list[Intent]:
+        dpid, me = self._dpid(node), self.index[node]
+        sf_port = self.topo.wiring.sf_ports.get(node)
+        placed = set(decision.placement.get(node, ()))
+        intents: list[Intent] = []
+        for c, chain in enumerate(self.chains):
+            sfs = self._sfs(chain)
+            for k, sf in enumerate(sfs):
+                here = {"eth_type": ETH_MPLS, "mpls_label": label(c, k, me)}
+                if sf_port is not None:
+                    intents.append(self._advance(dpid, c, k, len(sfs), me, sf_port))
+                deliver: tuple[Action, ...] = ()
+                if sf in placed and sf_port is not None:
+                    deliver = (("output", sf_port),)
+                intents.append(flow(dpid, TABLE_CHAIN, 200, here, deliver))
+                intents += self._transit(node, c, k)
+            intents += self._classify(node, c, chain)
+        intents.append(flow(dpid, TABLE_CHAIN, 10, {"eth_type": ETH_IPV4}, goto_table=TABLE_ROUTE))
+        return intents
+
+    def _advance(self, dpid: int, c: int, k: int, length: int, me: int, sf_port: int) -> Intent:
+        match = {"in_port": sf_port, "eth_type": ETH_MPLS, "mpls_label": label(c, k, me)}
+        if k + 1 < length:
+            actions: tuple[Action, ...] = (
+                ("set_field", "mpls_label", label(c, k + 1, me)),
+                ("group", group_id(c, k + 1)),
+            )
+            return flow(dpid, TABLE_CHAIN, 300, match, actions)
+        return flow(dpid, TABLE_CHAIN, 300, match, (("pop_mpls", ETH_IPV4),), TABLE_ROUTE)
+
+    def _transit(self, node: str, c: int, k: int) -> list[Intent]:
+        intents: list[Intent] = []
+        for dst in self.live:
+            if dst == node:
+                continue
+            port = self._port_toward(node, dst)
+            if port is not None:
+                match = {"eth_type": ETH_MPLS, "mpls_label": label(c, k, self.index[dst])}
+                intents.append(flow(self._dpid(node), TABLE_CHAIN, 100, match, (("output", port),)))
+        return intents
+
+    def _classify(self, node: str, c: int, chain: str) -> list[Intent]:
+        extra = self.topo.wiring.chain_match.get(chain, {})
+        if not extra and len(self.chains) > 1:
+            return []  # several chains need telling apart; without a match none is guessed
+        actions: tuple[Action, ...] = (
+            ("push_mpls", ETH_MPLS),
+            ("set_field", "mpls_label", label(c, 0, self.index[node])),
+            ("group", group_id(c, 0)),
+        )
+        return [
+            flow(
+                self._dpid(node),
+                TABLE_CHAIN,
+                50,
+                {"in_port": port, "eth_type": ETH_IPV4, **extra},
+                actions,
+            )
+            for port in self.topo.wiring.ingress_ports.get(node, ())
+        ]
+
+    # ------------------------------------------------------------------ IPv4 routing
+    def _route_flows(self, node: str) -> list[Intent]:
+        intents: list[Intent] = []
+        for address, (host_node, host_port) in sorted(self.topo.wiring.hosts.items()):
+            port = host_port if host_node == node else self._port_toward(node, host_node)
+            if port is None:
+                continue
+            match: dict[str, int | str] = {"eth_type": ETH_IPV4, "ipv4_dst": address}
+            intents.append(flow(self._dpid(node), TABLE_ROUTE, 100, match, (("output", port),)))
+        return intents

@@ -1,0 +1,108 @@
+"""The daemon's configuration (agent.yaml), validated like every other input file."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
+
+from agent.model.errors import InputError
+from agent.model.yamlfile import load_yaml, require_mapping
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_SCENARIO = REPO / "topologies" / "scenarios" / "abilene-in3.yaml"
+DEFAULT_CONFIG = REPO / "systemd" / "agent.yaml"
+
+
+class BackendKind(StrEnum):
+    SIM = "sim"
+    CONTROLLER = "controller"
+
+
+class SimSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    time_scale: PositiveFloat = 1.0  # wall seconds per simulated second
+
+
+class ControllerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    connect: str = "unix:/run/sdn-agent/controller.sock"
+    wiring: str | None = None  # wiring file; required with the controller backend
+
+    @field_validator("connect")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not (value.startswith("unix:") or value.startswith("tcp:")):
+            raise ValueError("must be unix:PATH or tcp:HOST:PORT")
+        return value
+
+
+class ApiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    listen: str = "127.0.0.1:8780"
+    token_file: str | None = None  # bearer token for writes; without it writes are refused
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+            raise ValueError("must be HOST:PORT")
+        return value
+
+
+class LogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    format: str = Field(default="auto", pattern="^(auto|json|console)$")
+    level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
+
+
+class AgentConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    backend: BackendKind = BackendKind.SIM
+    scenario: str = str(DEFAULT_SCENARIO)
+    policy: str = "shortest-path"
+    fallback: str = "shortest-path"
+    decision_interval: PositiveFloat = 1.0  # seconds
+    stale_after: PositiveFloat = 5.0  # monitoring older than this triggers the fallback
+    policy_timeout: PositiveFloat = 2.0  # seconds one prediction may take
+    sim: SimSettings = Field(default_factory=SimSettings)
+    controller: ControllerSettings = Field(default_factory=ControllerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+
+def load_config(path: str | Path | None) -> tuple[AgentConfig, str]:
+    """The configuration and its source (file path, or "defaults")."""
+    if path is None:
+        return AgentConfig(), "defaults"
+    doc = load_yaml(path, "agent configuration")
+    config = doc.validate(AgentConfig, require_mapping(doc, "an agent configuration"))
+    base = doc.path.parent
+    updates: dict[str, object] = {}
+    if not Path(config.scenario).is_absolute():
+        updates["scenario"] = str(base / config.scenario)
+    if config.controller.wiring and not Path(config.controller.wiring).is_absolute():
+        wiring = str(base / config.controller.wiring)
+        updates["controller"] = config.controller.model_copy(update={"wiring": wiring})
+    if config.api.token_file and not Path(config.api.token_file).is_absolute():
+        token = str(base / config.api.token_file)
+        updates["api"] = config.api.model_copy(update={"token_file": token})
+    config = config.model_copy(update=updates)
+    if config.backend is BackendKind.CONTROLLER and not config.controller.wiring:
+        raise doc.error(["controller", "wiring"], "the controller backend needs a wiring file")
+    return config, str(doc.path)
+
+
+def read_token(config: AgentConfig) -> str | None:
+    if config.api.token_file is None:
+        return None
+    path = Path(config.api.token_file)
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InputError(path, "", f"cannot read the API token file: {exc.strerror}") from None
+    if len(token) < 16:
+        raise InputError(path, "", "the API token must be at least 16 characters")
+    return token

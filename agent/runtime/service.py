@@ -1,0 +1,181 @@
+"""`agent run`: the daemon's process: backend, decision loop, API, signals, systemd.
+
+READY=1 is sent once the first observation is in and rules are installed;
+WATCHDOG=1 comes from the event loop itself (a blocked loop stops it); SIGHUP
+reloads the configuration, keeping the running one when the new one is bad; SIGTERM
+and SIGINT stop cleanly (STOPPING=1, API closed, backend stopped; the switches keep
+the last rules).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import structlog
+from aiohttp import web
+
+from agent.api.app import make_app
+from agent.model.errors import InputError
+from agent.model.scenario import Scenario, load_scenario
+from agent.runtime.config import (
+    DEFAULT_CONFIG,
+    AgentConfig,
+    ApiSettings,
+    BackendKind,
+    load_config,
+    read_token,
+)
+from agent.runtime.daemon import Daemon
+from agent.runtime.logs import configure
+from agent.runtime.sdnotify import Notifier
+from agent.runtime.view import RunningDaemon
+from agent.southbound.base import Backend
+from agent.southbound.sim_backend import SimBackend
+
+log = structlog.get_logger("agent.service")
+
+# Settings a reload may change; anything else needs a restart.
+RELOADABLE = {"policy", "fallback", "decision_interval", "stale_after", "policy_timeout", "log"}
+
+
+def make_backend(config: AgentConfig, scenario: Scenario) -> Backend:
+    if config.backend is BackendKind.SIM:
+        return SimBackend(scenario, time_scale=config.sim.time_scale)
+    raise InputError(None, "backend", "the controller backend is not available in this build yet")
+
+
+class AgentService:
+    def __init__(
+        self,
+        config: AgentConfig,
+        source: str,
+        notifier: Notifier | None = None,
+        api_listen: str | None = None,
+    ) -> None:
+        self.api_listen = api_listen  # from the command line; outlives reloads
+        config = with_api(config, api_listen)
+        self.config = config
+        self.source = source
+        self.notifier = notifier or Notifier()
+        self.scenario = load_scenario(config.scenario)
+        self.token = read_token(config)
+        self.backend = make_backend(config, self.scenario)
+        self.daemon = Daemon(config, self.scenario, self.backend)
+        self.view = RunningDaemon(self.daemon, source)
+        self.stop_event = asyncio.Event()
+        self.wake = asyncio.Event()
+        self.runner: web.AppRunner | None = None
+        self.api_address: tuple[str, int] | None = None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
+        await self.backend.start()
+        await self.start_api()
+        watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
+        try:
+            await self._loop()
+        finally:
+            watchdog.cancel()
+            self.notifier.stopping()
+            log.info("stopping")
+            if self.runner is not None:
+                await self.runner.cleanup()
+            await self.backend.stop()
+            self.daemon.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def start_api(self) -> None:
+        host, _, port = self.config.api.listen.rpartition(":")
+        self.runner = web.AppRunner(make_app(self.view, self.token), access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host.strip("[]"), int(port))
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.api_address = sockets[0].getsockname()[:2] if sockets else (host, int(port))
+        log.info("api listening", address=f"{self.api_address[0]}:{self.api_address[1]}")
+
+    async def _loop(self) -> None:
+        notified = False
+        while not self.stop_event.is_set():
+            record = await self.daemon.cycle()
+            if self.daemon.ready and not notified:
+                self.notifier.ready(f"deciding with {record.policy}")
+                log.info("ready", policy=record.policy, backend=self.backend.name)
+                notified = True
+            await self._wait(self.config.decision_interval)
+
+    async def _wait(self, seconds: float) -> None:
+        stop = asyncio.create_task(self.stop_event.wait())
+        wake = asyncio.create_task(self.wake.wait())
+        await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stop, wake):
+            task.cancel()
+        self.wake.clear()
+
+    async def _watchdog(self) -> None:
+        interval = self.notifier.watchdog_interval
+        if interval is None:
+            return
+        while True:
+            self.notifier.watchdog()
+            await asyncio.sleep(interval)
+
+    async def reload(self, path: str | None = None) -> bool:
+        """Re-read the configuration; a bad one is refused and the running one kept."""
+        self.notifier.reloading()
+        source = path or (self.source if self.source != "defaults" else None)
+        try:
+            new = with_api(load_config(source)[0], self.api_listen)
+            changed = {
+                key
+                for key, value in new.model_dump().items()
+                if value != self.config.model_dump()[key]
+            }
+            if changed - RELOADABLE:
+                raise InputError(
+                    source, "", f"changing {sorted(changed - RELOADABLE)} needs a restart"
+                )
+            for name in (new.policy, new.fallback):
+                self.daemon.policy(name)  # unknown names fail here, before anything changes
+        except (InputError, ValueError) as exc:
+            self.daemon.counters.config_errors += 1
+            log.error("reload refused, keeping the running configuration", error=str(exc))
+            self.notifier.ready("reload refused")
+            return False
+        self.config = new
+        self.daemon.config = new
+        configure(new.log.format, new.log.level)
+        log.info("configuration reloaded", changed=sorted(changed))
+        self.notifier.ready("reloaded")
+        self.wake.set()
+        return True
+
+
+def with_api(config: AgentConfig, listen: str | None) -> AgentConfig:
+    if listen is None:
+        return config
+    api = ApiSettings.model_validate({**config.api.model_dump(), "listen": listen})
+    return config.model_copy(update={"api": api})
+
+
+def run_service(config_path: str | None, api: str | None) -> None:
+    """Load, validate and run; InputError escapes before anything starts."""
+    if config_path is None and DEFAULT_CONFIG.exists():
+        config_path = str(DEFAULT_CONFIG)
+    config, source = load_config(config_path)
+    try:
+        with_api(config, api)
+    except ValueError as exc:
+        raise InputError(None, "--api", str(exc).splitlines()[-1].strip()) from None
+    configure(config.log.format, config.log.level)
+    asyncio.run(_main(config, source, api))
+
+
+async def _main(config: AgentConfig, source: str, api: str | None) -> None:
+    service = AgentService(config, source, api_listen=api)
+    log.info("starting", backend=config.backend.value, policy=config.policy, config=source)
+    await service.run()

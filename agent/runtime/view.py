@@ -1,0 +1,185 @@
+"""The narrow interface the HTTP API sees of the running daemon."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import statistics
+import time
+from typing import Any, Protocol
+
+from agent.policies.registry import BASELINES
+from agent.rules.diff import count_rules
+from agent.runtime.daemon import Daemon
+from agent.runtime.overrides import OverrideSpec
+
+
+class DaemonView(Protocol):
+    def status(self) -> dict[str, Any]: ...
+    def ready_checks(self) -> list[str]: ...
+    def topology(self) -> dict[str, Any]: ...
+    def latest_decision(self) -> dict[str, Any] | None: ...
+    def rules(self) -> list[dict[str, Any]]: ...
+    def overrides(self) -> list[dict[str, Any]]: ...
+    def add_override(self, spec: OverrideSpec) -> int: ...
+    def remove_override(self, key: int | None) -> bool: ...
+    def metrics_snapshot(self) -> dict[str, Any]: ...
+    def known_policies(self) -> list[str]: ...
+
+
+class RunningDaemon:
+    """Implements DaemonView over a Daemon and what the service knows about itself."""
+
+    def __init__(self, daemon: Daemon, config_source: str) -> None:
+        self.daemon = daemon
+        self.config_source = config_source
+        self.started = time.time()
+
+    @property
+    def config_hash(self) -> str:
+        text = json.dumps(self.daemon.config.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def status(self) -> dict[str, Any]:
+        d = self.daemon
+        cycle = d.last_cycle
+        counts = count_rules(d.installed)
+        return {
+            "backend": d.backend.name,
+            "policy": d.policy_name,
+            "fallback_policy": d.config.fallback,
+            "ready": d.ready,
+            "uptime_s": round(time.time() - self.started, 3),
+            "config": {"source": self.config_source, "hash": self.config_hash},
+            "last_decision_at": cycle.started if cycle else None,
+            "last_decision_by": cycle.policy if cycle else None,
+            "fallback": {
+                "active": bool(cycle and cycle.fallback),
+                "reason": cycle.fallback if cycle else None,
+            },
+            "last_cycle": None
+            if cycle is None
+            else {
+                "latency_ms": cycle.latency_ms,
+                "changes": cycle.changes,
+                "install_ok": cycle.install_ok,
+                "errors": cycle.errors,
+            },
+            "last_install_error": d.last_error,
+            "monitoring_age_s": d.backend.report_ages(),
+            "installed_rules": {
+                "flows": counts.flows,
+                "groups": counts.groups,
+                "meters": counts.meters,
+            },
+            "counters": self._counters(),
+            "backend_stats": d.backend.stats(),
+            "overrides": d.overrides.listing(),
+        }
+
+    def _counters(self) -> dict[str, int]:
+        c = self.daemon.counters
+        return {
+            "cycles": c.cycles,
+            "fallbacks": c.fallbacks,
+            "install_errors": c.install_errors,
+            "verify_failures": c.verify_failures,
+            "reconciliations": c.reconciliations,
+            "config_errors": c.config_errors,
+        }
+
+    def ready_checks(self) -> list[str]:
+        d, failing = self.daemon, []
+        if d.backend.observation() is None:
+            failing.append("no observation received yet")
+        if d.last_cycle is None:
+            failing.append("no decision made yet")
+        elif not d.ready:
+            failing.append("rules not installed yet")
+        return failing
+
+    def topology(self) -> dict[str, Any]:
+        d = self.daemon
+        net = d.scenario.network
+        down_nodes, down_links = d.backend.down()
+        return {
+            "name": net.name,
+            "nodes": [
+                {
+                    "id": n.id,
+                    "kind": n.kind.value,
+                    "cap": n.cap,
+                    "label": n.label,
+                    "down": n.id in down_nodes,
+                    "dpid": d.backend.wiring.dpids.get(n.id),
+                }
+                for n in net.nodes
+            ],
+            "links": [
+                {
+                    "a": link.a,
+                    "b": link.b,
+                    "cap": link.cap,
+                    "delay_ms": link.delay,
+                    "down": link.key in down_links,
+                }
+                for link in net.links
+            ],
+            "chains": {name: list(sfs) for name, sfs in d.scenario.services.chains.items()},
+        }
+
+    def latest_decision(self) -> dict[str, Any] | None:
+        decision, cycle = self.daemon.last_decision, self.daemon.last_cycle
+        if decision is None or cycle is None:
+            return None
+        return {
+            "at": cycle.started,
+            "policy": cycle.policy,
+            "fallback_reason": cycle.fallback,
+            "placement": {node: list(sfs) for node, sfs in decision.placement.items()},
+            "schedule": decision.schedule,
+            "notes": list(decision.notes),
+        }
+
+    def rules(self) -> list[dict[str, Any]]:
+        return [intent.to_json() for intent in self.daemon.installed]
+
+    def overrides(self) -> list[dict[str, Any]]:
+        return self.daemon.overrides.listing()
+
+    def add_override(self, spec: OverrideSpec) -> int:
+        return self.daemon.overrides.add(spec)
+
+    def remove_override(self, key: int | None) -> bool:
+        if key is None:
+            self.daemon.overrides.clear()
+            return True
+        return self.daemon.overrides.remove(key)
+
+    def known_policies(self) -> list[str]:
+        return list(BASELINES)
+
+    def metrics_snapshot(self) -> dict[str, Any]:
+        d = self.daemon
+        latencies = sorted(d.counters.latencies)
+        quantiles = {}
+        if latencies:
+            cuts = (
+                statistics.quantiles(latencies, n=100, method="inclusive")
+                if len(latencies) > 1
+                else [latencies[0]] * 99
+            )
+            quantiles = {"0.5": cuts[49], "0.99": cuts[98]}
+        counts = count_rules(d.installed)
+        cycle = d.last_cycle
+        return {
+            "latency_quantiles": quantiles,
+            "install_ms": cycle.latency_ms.get("install", 0.0) if cycle else 0.0,
+            "counters": self._counters(),
+            "ages": d.backend.report_ages(),
+            "rules": {"flow": counts.flows, "group": counts.groups, "meter": counts.meters},
+            "ready": d.ready,
+            "fallback": bool(cycle and cycle.fallback),
+            "config_hash": self.config_hash,
+            "backend": d.backend.stats(),
+        }

@@ -1,0 +1,133 @@
+"""The embedded backend: the simulator plays the network in real time.
+
+One control step of the scenario (``run_duration`` ms) takes ``run_duration`` ms of
+wall time times ``time_scale``. The simulator runs in its own worker thread; the event
+loop only schedules it. Rules compiled by the daemon go into a fake switch table
+(validated as a switch would), and the decision they come from drives the simulator.
+Monitoring is the simulator's observation: partial and delayed as the scenario says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from agent.model.scenario import Scenario
+from agent.model.types import Decision, Observation
+from agent.model.wiring import Wiring, synthetic_wiring
+from agent.rules.diff import Change
+from agent.rules.intents import Intent
+from agent.sim.engine import Simulator
+from agent.sim.metrics import Totals
+from agent.southbound.base import BackendEvents, InstallResult
+from agent.southbound.fake_table import FakeSwitchTable
+
+
+class SimBackend:
+    name = "sim"
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        time_scale: float = 1.0,
+        seed: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.scenario = scenario
+        self.network = scenario.network
+        self.wiring: Wiring = synthetic_wiring(scenario.network)
+        self.events = BackendEvents()
+        self.table = FakeSwitchTable(set(self.wiring.dpids.values()))
+        self.step_seconds = scenario.run_duration / 1000.0 * time_scale
+        self.seed = seed
+        self.clock = clock
+        self.sim: Simulator | None = None
+        self.decision: Decision | None = None
+        self.totals = Totals()
+        self.episode_totals = Totals()
+        self._observation: Observation | None = None
+        self._observed_at: float | None = None
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim")
+        self._task: asyncio.Task[None] | None = None
+        self._decision_ready = asyncio.Event()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.sim = await loop.run_in_executor(self._executor, self._new_simulator)
+        self._task = asyncio.create_task(self._play(), name="sim-backend")
+
+    def _new_simulator(self) -> Simulator:
+        return Simulator(self.scenario, seed=self.seed)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+    async def _play(self) -> None:
+        """Step the simulator with the installed decision, one step per tick."""
+        await self._decision_ready.wait()
+        loop = asyncio.get_running_loop()
+        next_tick = self.clock()
+        while True:
+            await loop.run_in_executor(self._executor, self._step)
+            next_tick += self.step_seconds
+            await asyncio.sleep(max(0.0, next_tick - self.clock()))
+
+    def _step(self) -> None:
+        sim, decision = self.sim, self.decision
+        assert sim is not None and decision is not None
+        result = sim.step(decision)
+        self.episode_totals.add_step(result.metrics)
+        self.totals.add_step(result.metrics)
+        if result.done:  # start a new episode with the next seed, keep playing
+            sim.finish()
+            sim.reset()
+            self.episode_totals = Totals()
+        self._observation = sim.observation
+        self._observed_at = self.clock()
+
+    def observation(self) -> Observation | None:
+        return self._observation
+
+    def report_ages(self) -> dict[str, float | None]:
+        observation, observed_at = self._observation, self._observed_at
+        if observation is None or observed_at is None:
+            return dict.fromkeys(self.network.node_ids)
+        wall = self.clock() - observed_at
+        scale = self.step_seconds / (self.scenario.run_duration / 1000.0)
+        ages: dict[str, float | None] = dict.fromkeys(self.network.node_ids)
+        for node, report in observation.reports.items():
+            ages[node] = report.age / 1000.0 * scale + wall
+        return ages
+
+    def down(self) -> tuple[frozenset[str], frozenset[frozenset[str]]]:
+        observation = self._observation
+        if observation is None:
+            return frozenset(), frozenset()
+        return observation.down_nodes, observation.down_links
+
+    async def apply(self, changes: list[Change], decision: Decision) -> InstallResult:
+        errors = self.table.apply(changes)
+        if not errors:
+            self.decision = decision
+            self._decision_ready.set()
+        return InstallResult(errors)
+
+    async def dump(self) -> list[Intent]:
+        return self.table.dump()
+
+    def stats(self) -> dict[str, float]:
+        totals = self.totals
+        return {
+            "sim_time_s": (self._observation.time / 1000.0) if self._observation else 0.0,
+            "sim_flows_generated": float(totals.generated),
+            "sim_flows_successful": float(totals.successful),
+            "sim_flows_dropped": float(totals.dropped),
+            "sim_success_ratio": totals.success_ratio,
+        }

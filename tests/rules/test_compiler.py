@@ -1,0 +1,120 @@
+"""Decision -> intents: labels, groups, flows, and what a changed decision changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from agent.model.scenario import Scenario, load_scenario
+from agent.model.types import Decision
+from agent.model.wiring import synthetic_wiring
+from agent.rules.compiler import ETH_MPLS, RuleCompiler, Topology, group_id, label
+from agent.rules.diff import plan_changes
+from agent.rules.intents import FlowIntent, GroupIntent, Intent, from_json
+from tests.conftest import TOPOLOGIES
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return load_scenario(TOPOLOGIES / "scenarios/abilene-in3.yaml")
+
+
+def compiler_for(scenario: Scenario, down: frozenset[str] = frozenset()) -> RuleCompiler:
+    topo = Topology(scenario.network, scenario.services, synthetic_wiring(scenario.network))
+    return RuleCompiler(topo, down)
+
+
+def split_decision(weights: dict[str, float]) -> Decision:
+    """pop0 sends SF a to the given nodes; b and c stay where a ran."""
+    schedule: dict[str, dict[str, dict[str, dict[str, float]]]] = {
+        "pop0": {"sfc_1": {"a": weights}}
+    }
+    for node in weights:
+        schedule[node] = {"sfc_1": {"b": {node: 1.0}, "c": {node: 1.0}}}
+    return Decision({node: ("a", "b", "c") for node in weights}, schedule)
+
+
+def groups(intents: Sequence[Intent]) -> dict[tuple[int, int], GroupIntent]:
+    return {(g.dpid, g.group_id): g for g in intents if isinstance(g, GroupIntent)}
+
+
+def test_label_layout() -> None:
+    assert label(0, 0, 0) == 1 << 16  # never a reserved MPLS label (0..15)
+    assert label(2, 3, 10) == (3 << 16) | (3 << 12) | 10
+    with pytest.raises(ValueError):
+        label(0, 16, 0)
+
+
+def test_select_group_weights_follow_the_schedule(scenario: Scenario) -> None:
+    compiler = compiler_for(scenario)
+    intents = compiler.compile(split_decision({"pop3": 0.7, "pop5": 0.3}))
+    wiring = compiler.topo.wiring
+    group = groups(intents)[(wiring.dpids["pop0"], group_id(0, 0))]
+    assert group.type == "select"
+    weights = {b.actions[0][2]: b.weight for b in group.buckets}
+    index = compiler.index
+    assert weights == {label(0, 0, index["pop3"]): 700, label(0, 0, index["pop5"]): 300}
+    # each bucket leaves toward the next hop of the path to its destination
+    for bucket in group.buckets:
+        dst = compiler.topo.network.node_ids[int(bucket.actions[0][2]) & 0xFFF]
+        hop = compiler.paths[("pop0", dst)].nodes[1]
+        assert bucket.actions[1] == ("output", wiring.ports[("pop0", hop)])
+
+
+def test_every_flow_points_at_an_existing_group(scenario: Scenario) -> None:
+    intents = compiler_for(scenario).compile(split_decision({"pop3": 1.0}))
+    existing = set(groups(intents))
+    for intent in intents:
+        if isinstance(intent, FlowIntent):
+            for action in intent.actions:
+                if action[0] == "group":
+                    assert (intent.dpid, action[1]) in existing
+
+
+def test_sf_delivery_only_where_placed_and_chain_end_pops_the_label(scenario: Scenario) -> None:
+    compiler = compiler_for(scenario)
+    intents = compiler.compile(split_decision({"pop3": 1.0}))
+    wiring, index = compiler.topo.wiring, compiler.index
+    flows = {(f.dpid, f.priority, f.match): f for f in intents if isinstance(f, FlowIntent)}
+    for node in ("pop3", "pop5"):
+        match = tuple(
+            sorted({"eth_type": ETH_MPLS, "mpls_label": label(0, 0, index[node])}.items())
+        )
+        deliver = flows[(wiring.dpids[node], 200, match)]
+        expected = (("output", wiring.sf_ports[node]),) if node == "pop3" else ()
+        assert deliver.actions == expected
+    last = tuple(
+        sorted(
+            {
+                "in_port": wiring.sf_ports["pop3"],
+                "eth_type": ETH_MPLS,
+                "mpls_label": label(0, 2, index["pop3"]),
+            }.items()
+        )
+    )
+    end = flows[(wiring.dpids["pop3"], 300, last)]
+    assert end.actions == (("pop_mpls", 0x0800),) and end.goto_table == 1
+
+
+def test_new_weights_modify_groups_only(scenario: Scenario) -> None:
+    compiler = compiler_for(scenario)
+    before = compiler.compile(split_decision({"pop3": 0.5, "pop5": 0.5}))
+    after = compiler.compile(split_decision({"pop3": 0.9, "pop5": 0.1}))
+    changes = plan_changes(before, after)
+    assert changes and {c.op for c in changes} == {"modify"}
+    assert all(isinstance(c.intent, GroupIntent) for c in changes)
+
+
+def test_failed_node_gets_no_traffic(scenario: Scenario) -> None:
+    compiler = compiler_for(scenario, down=frozenset({"pop5"}))
+    intents = compiler.compile(split_decision({"pop3": 0.5, "pop5": 0.5}))
+    dpid5 = compiler.topo.wiring.dpids["pop5"]
+    assert all(i.dpid != dpid5 for i in intents)
+    group = groups(intents)[(compiler.topo.wiring.dpids["pop0"], group_id(0, 0))]
+    assert len(group.buckets) == 1 and group.buckets[0].weight == 1000
+
+
+def test_intents_survive_the_wire(scenario: Scenario) -> None:
+    intents = compiler_for(scenario).compile(split_decision({"pop3": 0.6, "pop8": 0.4}))
+    assert [from_json(i.to_json()) for i in intents] == intents

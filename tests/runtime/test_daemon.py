@@ -1,0 +1,168 @@
+"""The decision cycle on the embedded simulator backend (real simulator, fake switch
+table): install, readiness, fallback, overrides, failed installs, reconciliation."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from agent.model.scenario import Scenario, load_scenario
+from agent.model.types import Decision, Observation
+from agent.rules.compiler import group_id
+from agent.rules.intents import GroupIntent
+from agent.runtime.config import AgentConfig
+from agent.runtime.daemon import Daemon
+from agent.runtime.overrides import FreezeOverride, PinOverride
+from agent.southbound.sim_backend import SimBackend
+from tests.conftest import TOPOLOGIES
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class BrokenPolicy:
+    name = "broken"
+
+    def predict(self, observation: Observation) -> Decision:
+        raise RuntimeError("weights file corrupted")
+
+
+@pytest.fixture
+def scenario() -> Scenario:
+    return load_scenario(TOPOLOGIES / "scenarios/abilene-in3.yaml")
+
+
+@pytest.fixture
+async def setup(scenario: Scenario) -> AsyncIterator[tuple[Daemon, SimBackend, Clock]]:
+    clock = Clock()
+    backend = SimBackend(scenario, time_scale=1e-4, seed=1, clock=clock)
+    daemon = Daemon(AgentConfig(stale_after=5.0), scenario, backend)
+    await backend.start()
+    yield daemon, backend, clock
+    await backend.stop()
+    daemon.executor.shutdown(wait=False)
+
+
+async def step_once(backend: SimBackend) -> None:
+    """Let the simulator play at least one step."""
+    before = backend.totals.steps
+    while backend.totals.steps == before:
+        await asyncio.sleep(0.005)
+
+
+def group_weights(daemon: Daemon, node: str, position: int) -> list[int]:
+    dpid = daemon.backend.wiring.dpids[node]
+    for intent in daemon.installed:
+        if isinstance(intent, GroupIntent) and intent.key == ("group", dpid, group_id(0, position)):
+            return [b.weight for b in intent.buckets]
+    raise AssertionError("no such group")
+
+
+async def test_first_cycle_installs_then_ready_after_first_observation(setup) -> None:
+    daemon, backend, _ = setup
+    record = await daemon.cycle()
+    assert record.install_ok and record.changes > 0
+    assert record.fallback == "no monitoring yet" and not daemon.ready
+    assert sorted(map(repr, await backend.dump())) == sorted(map(repr, daemon.installed))
+    await step_once(backend)
+    record = await daemon.cycle()
+    assert daemon.ready and record.fallback is None and record.changes == 0
+
+
+async def test_stale_monitoring_hands_over_to_the_fallback(setup) -> None:
+    daemon, backend, clock = setup
+    await daemon.cycle()
+    await step_once(backend)
+    assert (await daemon.cycle()).fallback is None
+    clock.now += 30.0
+    record = await daemon.cycle()
+    assert record.fallback is not None and "s old" in record.fallback
+    assert daemon.counters.fallbacks == 2
+
+
+async def test_failing_policy_hands_over_to_the_fallback(setup) -> None:
+    daemon, backend, _ = setup
+    daemon._policies["broken"] = BrokenPolicy()
+    daemon.config = daemon.config.model_copy(update={"policy": "broken"})
+    await daemon.cycle()
+    await step_once(backend)
+    record = await daemon.cycle()
+    assert record.policy == "shortest-path" and "weights file corrupted" in (record.fallback or "")
+    assert record.install_ok
+
+
+async def test_pin_override_changes_the_group(setup) -> None:
+    daemon, backend, _ = setup
+    await daemon.cycle()
+    daemon.overrides.add(
+        PinOverride(kind="pin", node="pop0", chain="sfc_1", sf="a", weights={"pop3": 3, "pop5": 1})
+    )
+    record = await daemon.cycle()
+    assert record.install_ok and record.changes > 0
+    assert sorted(group_weights(daemon, "pop0", 0)) == [250, 750]
+    assert backend.decision is not None and backend.decision.schedule["pop0"]["sfc_1"]["a"] == {
+        "pop3": 0.75,
+        "pop5": 0.25,
+    }
+
+
+async def test_rejected_batch_keeps_the_last_good_rules(setup) -> None:
+    daemon, backend, _ = setup
+    await daemon.cycle()
+    good = sorted(map(repr, await backend.dump()))
+    good_decision = backend.decision
+    backend.table.reject_dpids = {backend.wiring.dpids["pop0"]}
+    daemon.overrides.add(
+        PinOverride(kind="pin", node="pop0", chain="sfc_1", sf="a", weights={"pop3": 1, "pop5": 1})
+    )
+    record = await daemon.cycle()
+    assert not record.install_ok and "refused" in record.errors[0]
+    assert sorted(map(repr, await backend.dump())) == good
+    assert backend.decision is good_decision
+    assert daemon.counters.install_errors == 1 and daemon.last_error
+
+
+async def test_partly_applied_batch_is_rolled_back(setup) -> None:
+    daemon, backend, _ = setup
+    await daemon.cycle()
+    good = sorted(map(repr, await backend.dump()))
+    # pop3's switch accepts, pop0's refuses: the pop3 part must be undone
+    backend.table.reject_dpids = {backend.wiring.dpids["pop0"]}
+    daemon.overrides.add(
+        PinOverride(kind="pin", node="pop3", chain="sfc_1", sf="b", weights={"pop5": 1})
+    )
+    daemon.overrides.add(
+        PinOverride(kind="pin", node="pop0", chain="sfc_1", sf="a", weights={"pop5": 1})
+    )
+    record = await daemon.cycle()
+    assert not record.install_ok
+    assert sorted(map(repr, await backend.dump())) == good
+
+
+async def test_reconcile_reinstalls_what_a_restarted_switch_lost(setup) -> None:
+    daemon, backend, _ = setup
+    await daemon.cycle()
+    wanted = sorted(map(repr, daemon.installed))
+    lost = backend.wiring.dpids["pop3"]
+    backend.table.rules = {k: v for k, v in backend.table.rules.items() if v.dpid != lost}
+    backend.events.reconcile_reasons.append("switch 4 reconnected")
+    record = await daemon.cycle()
+    assert record.install_ok and record.changes > 0
+    assert sorted(map(repr, await backend.dump())) == wanted
+    assert daemon.counters.reconciliations == 1
+
+
+async def test_freeze_keeps_the_last_decision(setup) -> None:
+    daemon, _, _ = setup
+    await daemon.cycle()
+    first = daemon.last_decision
+    daemon.overrides.add(FreezeOverride(kind="freeze"))
+    record = await daemon.cycle()
+    assert record.policy == "frozen" and daemon.last_decision == first
