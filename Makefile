@@ -3,7 +3,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run sim test lint bench clean
+.PHONY: setup system-deps run sim test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,8 +13,21 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# The main job on the bundled scenario.
+# Open vSwitch (userspace datapath) and tools for the switch tests; root and apt only.
+system-deps:
+	@if ! command -v ovs-vsctl >/dev/null 2>&1 || ! command -v ethtool >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends openvswitch-switch iputils-ping ethtool iperf3 >/dev/null; \
+		else echo "install openvswitch-switch, ethtool and iperf3 for the switch tests"; fi; \
+	fi
+
+# The main job: the daemon on its embedded simulator backend, API on 127.0.0.1:8780.
 run: setup
+	$(BIN)/agent run
+
+# The simulator alone on the bundled scenario.
+sim: setup
 	$(BIN)/agent sim topologies/scenarios/abilene-in3.yaml --policy shortest-path --episodes 3
 
 lint: setup
@@ -22,7 +35,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+test: lint system-deps
 	$(BIN)/python -m pytest
 
 bench: setup
