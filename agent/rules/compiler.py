@@ -83,14 +83,22 @@ class RuleCompiler:
         self.index = {node: i for i, node in enumerate(net.node_ids)}
         self.chains = list(topology.services.chains)
         self.live = [n for n in net.node_ids if n not in down_nodes]
+        self._flows: tuple[object, list[Intent]] | None = None
 
     def compile(self, decision: Decision) -> list[Intent]:
+        """Groups from the schedule; flows from the placement, reused while the
+        placement stays the same (the common case: only weights move)."""
         intents: list[Intent] = []
         for node in self.live:
             intents += self._groups(node, decision)
-            intents += self._chain_flows(node, decision)
-            intents += self._route_flows(node)
-        return intents
+        placement = tuple(sorted((n, tuple(sorted(sfs))) for n, sfs in decision.placement.items()))
+        if self._flows is None or self._flows[0] != placement:
+            flows: list[Intent] = []
+            for node in self.live:
+                flows += self._chain_flows(node, decision)
+                flows += self._route_flows(node)
+            self._flows = (placement, flows)
+        return intents + self._flows[1]
 
     # ------------------------------------------------------------------ helpers
     def _dpid(self, node: str) -> int:

@@ -65,6 +65,7 @@ class Daemon:
         self.reconcile_pending = False
         self._policies: dict[str, Policy] = {}
         self._compilers: dict[object, RuleCompiler] = {}
+        self._compiled: tuple[object, Decision, Decision, list[Intent]] | None = None
         self._context = PolicyContext(scenario.network, scenario.services, scenario.routing, 0)
 
     # ------------------------------------------------------------------ policies
@@ -126,13 +127,7 @@ class Daemon:
         observation = self.backend.observation() or _empty_observation(self.scenario)
         decision, source, fallback = await self.decide(observation)
         marks["decide"] = time.perf_counter()
-        down_nodes, down_links = self.backend.down()
-        compiler = self.compiler(down_nodes, down_links)
-        decision = self.overrides.apply(decision)
-        decision = make_safe(
-            decision, self.scenario.network, self.scenario.services, down_nodes, set(compiler.paths)
-        )
-        intents = compiler.compile(decision)
+        decision, intents = self._compile(decision)
         marks["compile"] = time.perf_counter()
         changes = plan_changes(self.installed, intents)
         marks["diff"] = time.perf_counter()
@@ -146,6 +141,26 @@ class Daemon:
         )
         self._account(record, marks["diff"] - t0)
         return record
+
+    def _compile(self, decision: Decision) -> tuple[Decision, list[Intent]]:
+        """Overrides, safety checks, rules; reused while nothing they depend on changed
+        (a policy that repeats itself returns the very same Decision object)."""
+        down_nodes, down_links = self.backend.down()
+        key = (id(decision), self.overrides.version, down_nodes, down_links)
+        cached = self._compiled
+        if cached is not None and cached[0] == key and cached[1] is decision:
+            return cached[2], cached[3]
+        compiler = self.compiler(down_nodes, down_links)
+        safe = make_safe(
+            self.overrides.apply(decision),
+            self.scenario.network,
+            self.scenario.services,
+            down_nodes,
+            set(compiler.paths),
+        )
+        intents = compiler.compile(safe)
+        self._compiled = (key, decision, safe, intents)
+        return safe, intents
 
     async def _install(
         self, changes: list[Change], decision: Decision, intents: list[Intent]

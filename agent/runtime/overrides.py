@@ -58,6 +58,7 @@ class Overrides:
     def __init__(self) -> None:
         self._items: dict[int, PinOverride | FreezeOverride | PolicyOverride] = {}
         self._ids = itertools.count(1)
+        self.version = 0  # changes whenever the set of overrides does
 
     def add(self, spec: PinOverride | FreezeOverride | PolicyOverride) -> int:
         if not isinstance(spec, PinOverride):  # one freeze / one policy switch at a time
@@ -66,12 +67,15 @@ class Overrides:
                     del self._items[key]
         key = next(self._ids)
         self._items[key] = spec
+        self.version += 1
         return key
 
     def remove(self, key: int) -> bool:
+        self.version += 1
         return self._items.pop(key, None) is not None
 
     def clear(self) -> None:
+        self.version += 1
         self._items.clear()
 
     def listing(self) -> list[dict[str, object]]:
