@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from agent.api.server import AiohttpServer
 from agent.cli.common import input_errors
 from agent.runtime.config import load_config
 from agent.runtime.service import run_service
@@ -22,4 +23,4 @@ def run_command(config_path: str | None, api: str | None, check: bool) -> None:
             config, source = load_config(config_path)
             click.echo(f"ok: {source}: backend {config.backend.value}, policy {config.policy}")
             return
-        run_service(config_path, api)
+        run_service(config_path, api, AiohttpServer())

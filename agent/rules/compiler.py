@@ -2,31 +2,33 @@
 
 How a packet travels a chain
 ----------------------------
-The chain position travels in an MPLS label pushed at the ingress switch::
+Between service functions the chain position travels in an MPLS label::
 
     label = (chain + 1) << 16 | position << 12 | destination node index
 
 ``position`` is the index of the SF the packet needs next, ``destination`` the node
-chosen to run it. Per switch (node ``n``), table 0 holds:
+chosen to run it. The SELECT group (c, k) at node n chooses that node: one bucket per
+destination with positive schedule weight, which pushes the label (c, k, dst) and
+outputs toward dst (or to the SF host port when dst is n). Groups see the packet as
+plain IPv4: Open vSwitch's userspace datapath picks buckets by hashing addresses and
+cannot see through an MPLS label, so the label is pushed by the bucket, after the
+choice. Per switch, table 0 holds:
 
-- priority 300, from the SF host port with label (c, k, n): the SF is done; advance
-  to (c, k+1) and hand the packet to the SELECT group of (c, k+1), or after the last
-  SF pop the label and route by IPv4 destination (table 1);
-- priority 200, label (c, k, n) from anywhere else: deliver to the SF host port if
-  SF k runs here, else drop (the emulated NODE_CAP);
+- priority 300, from the SF host port with label (c, k, n): the SF is done; pop the
+  label and hand the packet to the group of (c, k+1), or after the last SF pop the
+  label and route by IPv4 destination (table 1);
+- priority 200, label (c, k, n) from anywhere else, only where SF k runs here:
+  deliver to the SF host port (elsewhere the table miss drops it: the emulated
+  NODE_CAP, and placing or removing an instance adds or deletes this flow);
 - priority 100, label (c, k, d) for another node d: forward toward d on the shortest
   path of the working network;
 - priority 50, IPv4 from an ingress port (optionally matching the chain's fields):
-  push the label (c, 0, n) and hand to the SELECT group of (c, 0);
+  hand to the group of (c, 0);
 - priority 10, any other IPv4: table 1.
 
-Table 1 routes IPv4 by destination host. SELECT group (c, k) at node n has one bucket
-per destination node with positive schedule weight: the bucket rewrites the label's
-destination and outputs toward it (or to the SF port when it is n itself). Bucket
-weights are the schedule's weights scaled to integers (sum about 1000).
-
-A changed schedule changes only group buckets (OFPGC_MODIFY): the flows that point
-at the groups stay in place.
+Table 1 routes IPv4 by destination host. Bucket weights are the schedule's weights
+scaled to integers (sum about 1000). A changed schedule changes only group buckets
+(OFPGC_MODIFY): the flows that point at the groups stay in place.
 """
 
 from __future__ import annotations
@@ -138,9 +140,12 @@ class RuleCompiler:
             port = self._delivery_port(node, dst)
             if port is None:
                 continue
-            rewrite: Action = ("set_field", "mpls_label", label(c, k, self.index[dst]))
+            push: tuple[Action, ...] = (
+                ("push_mpls", ETH_MPLS),
+                ("set_field", "mpls_label", label(c, k, self.index[dst])),
+            )
             weight = max(1, round(w / total * WEIGHT_SCALE))
-            buckets.append(Bucket(weight, (rewrite, ("output", port))))
+            buckets.append(Bucket(weight, (*push, ("output", port))))
         return tuple(buckets)
 
     def _delivery_port(self, node: str, dst: str) -> int | None:
@@ -160,10 +165,8 @@ class RuleCompiler:
                 here = {"eth_type": ETH_MPLS, "mpls_label": label(c, k, me)}
                 if sf_port is not None:
                     intents.append(self._advance(dpid, c, k, len(sfs), me, sf_port))
-                deliver: tuple[Action, ...] = ()
                 if sf in placed and sf_port is not None:
-                    deliver = (("output", sf_port),)
-                intents.append(flow(dpid, TABLE_CHAIN, 200, here, deliver))
+                    intents.append(flow(dpid, TABLE_CHAIN, 200, here, (("output", sf_port),)))
                 intents += self._transit(node, c, k)
             intents += self._classify(node, c, chain)
         intents.append(flow(dpid, TABLE_CHAIN, 10, {"eth_type": ETH_IPV4}, goto_table=TABLE_ROUTE))
@@ -172,10 +175,7 @@ class RuleCompiler:
     def _advance(self, dpid: int, c: int, k: int, length: int, me: int, sf_port: int) -> Intent:
         match = {"in_port": sf_port, "eth_type": ETH_MPLS, "mpls_label": label(c, k, me)}
         if k + 1 < length:
-            actions: tuple[Action, ...] = (
-                ("set_field", "mpls_label", label(c, k + 1, me)),
-                ("group", group_id(c, k + 1)),
-            )
+            actions: tuple[Action, ...] = (("pop_mpls", ETH_IPV4), ("group", group_id(c, k + 1)))
             return flow(dpid, TABLE_CHAIN, 300, match, actions)
         return flow(dpid, TABLE_CHAIN, 300, match, (("pop_mpls", ETH_IPV4),), TABLE_ROUTE)
 
@@ -194,11 +194,7 @@ class RuleCompiler:
         extra = self.topo.wiring.chain_match.get(chain, {})
         if not extra and len(self.chains) > 1:
             return []  # several chains need telling apart; without a match none is guessed
-        actions: tuple[Action, ...] = (
-            ("push_mpls", ETH_MPLS),
-            ("set_field", "mpls_label", label(c, 0, self.index[node])),
-            ("group", group_id(c, 0)),
-        )
+        actions: tuple[Action, ...] = (("group", group_id(c, 0)),)
         return [
             flow(
                 self._dpid(node),

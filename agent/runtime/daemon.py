@@ -123,7 +123,11 @@ class Daemon:
         started, t0 = time.time(), time.perf_counter()
         marks: dict[str, float] = {}
         if self.backend.events.reconcile_reasons or self.reconcile_pending:
-            await self._reconcile()
+            try:
+                await self._reconcile()
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                self.reconcile_pending = True  # try again next cycle
+                log.warning("cannot read installed rules", error=str(exc))
         observation = self.backend.observation() or _empty_observation(self.scenario)
         decision, source, fallback = await self.decide(observation)
         marks["decide"] = time.perf_counter()
@@ -133,7 +137,12 @@ class Daemon:
         marks["diff"] = time.perf_counter()
         errors: list[str] = []
         if changes:
-            errors = await self._install(changes, decision, intents)
+            try:
+                errors = await self._install(changes, decision, intents)
+            except (ConnectionError, OSError, TimeoutError) as exc:
+                self.counters.install_errors += 1
+                self.reconcile_pending = True  # the batch's fate is unknown
+                errors = [f"backend unavailable: {exc}"]
         marks["install"] = time.perf_counter()
         self.last_decision = decision
         record = CycleRecord(

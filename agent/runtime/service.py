@@ -12,11 +12,10 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+from typing import Protocol
 
 import structlog
-from aiohttp import web
 
-from agent.api.app import make_app
 from agent.model.errors import InputError
 from agent.model.scenario import Scenario, load_scenario
 from agent.runtime.config import (
@@ -30,11 +29,23 @@ from agent.runtime.config import (
 from agent.runtime.daemon import Daemon
 from agent.runtime.logs import configure
 from agent.runtime.sdnotify import Notifier
-from agent.runtime.view import RunningDaemon
+from agent.runtime.view import DaemonView, RunningDaemon
 from agent.southbound.base import Backend
+from agent.southbound.controller_backend import ControllerBackend
 from agent.southbound.sim_backend import SimBackend
 
 log = structlog.get_logger("agent.service")
+
+
+class ApiServer(Protocol):
+    """Serves the HTTP API over the daemon's view (the api layer provides it)."""
+
+    address: tuple[str, int] | None
+
+    async def start(self, view: DaemonView, token: str | None, listen: str) -> None: ...
+
+    async def stop(self) -> None: ...
+
 
 # Settings a reload may change; anything else needs a restart.
 RELOADABLE = {"policy", "fallback", "decision_interval", "stale_after", "policy_timeout", "log"}
@@ -43,7 +54,8 @@ RELOADABLE = {"policy", "fallback", "decision_interval", "stale_after", "policy_
 def make_backend(config: AgentConfig, scenario: Scenario) -> Backend:
     if config.backend is BackendKind.SIM:
         return SimBackend(scenario, time_scale=config.sim.time_scale)
-    raise InputError(None, "backend", "the controller backend is not available in this build yet")
+    assert config.controller.wiring is not None  # load_config insists on it
+    return ControllerBackend(config.controller.connect, config.controller.wiring, scenario)
 
 
 class AgentService:
@@ -53,7 +65,9 @@ class AgentService:
         source: str,
         notifier: Notifier | None = None,
         api_listen: str | None = None,
+        api: ApiServer | None = None,
     ) -> None:
+        self.api = api
         self.api_listen = api_listen  # from the command line; outlives reloads
         config = with_api(config, api_listen)
         self.config = config
@@ -66,8 +80,6 @@ class AgentService:
         self.view = RunningDaemon(self.daemon, source)
         self.stop_event = asyncio.Event()
         self.wake = asyncio.Event()
-        self.runner: web.AppRunner | None = None
-        self.api_address: tuple[str, int] | None = None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -75,7 +87,8 @@ class AgentService:
             loop.add_signal_handler(sig, self.stop_event.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
         await self.backend.start()
-        await self.start_api()
+        if self.api is not None:
+            await self.api.start(self.view, self.token, self.config.api.listen)
         watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
         try:
             await self._loop()
@@ -83,21 +96,10 @@ class AgentService:
             watchdog.cancel()
             self.notifier.stopping()
             log.info("stopping")
-            if self.runner is not None:
-                await self.runner.cleanup()
+            if self.api is not None:
+                await self.api.stop()
             await self.backend.stop()
             self.daemon.executor.shutdown(wait=False, cancel_futures=True)
-
-    async def start_api(self) -> None:
-        host, _, port = self.config.api.listen.rpartition(":")
-        self.runner = web.AppRunner(make_app(self.view, self.token), access_log=None)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, host.strip("[]"), int(port))
-        await site.start()
-        server = site._server
-        sockets = getattr(server, "sockets", None) or []
-        self.api_address = sockets[0].getsockname()[:2] if sockets else (host, int(port))
-        log.info("api listening", address=f"{self.api_address[0]}:{self.api_address[1]}")
 
     async def _loop(self) -> None:
         notified = False
@@ -163,7 +165,7 @@ def with_api(config: AgentConfig, listen: str | None) -> AgentConfig:
     return config.model_copy(update={"api": api})
 
 
-def run_service(config_path: str | None, api: str | None) -> None:
+def run_service(config_path: str | None, api: str | None, server: ApiServer | None) -> None:
     """Load, validate and run; InputError escapes before anything starts."""
     if config_path is None and DEFAULT_CONFIG.exists():
         config_path = str(DEFAULT_CONFIG)
@@ -176,10 +178,12 @@ def run_service(config_path: str | None, api: str | None) -> None:
     # the simulator backend and policies run in worker threads: hand the GIL back to
     # the event loop within 1 ms instead of Python's default 5 ms
     sys.setswitchinterval(0.001)
-    asyncio.run(_main(config, source, api))
+    asyncio.run(_main(config, source, api, server))
 
 
-async def _main(config: AgentConfig, source: str, api: str | None) -> None:
-    service = AgentService(config, source, api_listen=api)
+async def _main(
+    config: AgentConfig, source: str, api: str | None, server: ApiServer | None
+) -> None:
+    service = AgentService(config, source, api_listen=api, api=server)
     log.info("starting", backend=config.backend.value, policy=config.policy, config=source)
     await service.run()

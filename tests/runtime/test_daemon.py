@@ -166,3 +166,26 @@ async def test_freeze_keeps_the_last_decision(setup) -> None:
     daemon.overrides.add(FreezeOverride(kind="freeze"))
     record = await daemon.cycle()
     assert record.policy == "frozen" and daemon.last_decision == first
+
+
+async def test_backend_outage_is_survived_and_reconciled(
+    setup: tuple[Daemon, SimBackend, Clock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    daemon, backend, _ = setup
+    await daemon.cycle()
+
+    async def unavailable() -> list[object]:
+        raise ConnectionError("controller went away")
+
+    real_dump = backend.dump
+    monkeypatch.setattr(backend, "dump", unavailable)
+    daemon.overrides.add(
+        PinOverride(kind="pin", node="pop0", chain="sfc_1", sf="a", weights={"pop8": 1})
+    )
+    record = await daemon.cycle()  # the batch goes out, its read-back fails
+    assert not record.install_ok and "unavailable" in record.errors[0]
+    assert daemon.reconcile_pending
+    monkeypatch.setattr(backend, "dump", real_dump)
+    record = await daemon.cycle()
+    assert record.install_ok and daemon.counters.reconciliations == 1
+    assert sorted(map(repr, await backend.dump())) == sorted(map(repr, daemon.installed))

@@ -1,0 +1,214 @@
+"""The controller backend: the os-ken app in front of real switches.
+
+A background task keeps one connection to the controller (reconnecting after any
+failure), subscribes to statistics and events, and keeps per switch the latest report
+and when the controller received it. Any (re)connection and any switch coming up asks
+the daemon to reconcile: re-read what is installed and re-install what is missing.
+
+Observations come from port statistics: the rate entering on a node's ingress ports
+(Mbit/s and packets per interval) and leaving toward its SF host (its load).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+
+import structlog
+
+from agent.model.scenario import Scenario
+from agent.model.types import Decision, NodeReport, Observation
+from agent.model.wiring import Wiring, load_wiring
+from agent.rules.diff import Change
+from agent.rules.intents import Intent
+from agent.southbound.base import BackendEvents, InstallError, InstallResult
+from agent.southbound.controller_client import (
+    ControllerClient,
+    ControllerUnavailable,
+    Event,
+    Monitor,
+)
+
+log = structlog.get_logger("agent.southbound")
+RECONNECT_S = 1.0
+
+
+class ControllerBackend:
+    name = "controller"
+
+    def __init__(
+        self,
+        connect: str,
+        wiring_path: str,
+        scenario: Scenario,
+        poll_interval: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.address = connect
+        self.scenario = scenario
+        self.network = scenario.network
+        self.wiring: Wiring = load_wiring(wiring_path, scenario.network)
+        self.events = BackendEvents()
+        self.poll_interval = poll_interval
+        self.clock = clock
+        self.client: ControllerClient | None = None
+        self.connected: set[int] = set()  # dpids whose switch is up
+        self.latest: dict[int, Monitor] = {}
+        self.previous: dict[int, Monitor] = {}
+        self.down_ports: set[tuple[int, int]] = set()
+        self._node_of = {dpid: node for node, dpid in self.wiring.dpids.items()}
+        self._task: asyncio.Task[None] | None = None
+        self._step = 0
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="controller-backend")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self.client is not None:
+            await self.client.close()
+
+    # ------------------------------------------------------------------ connection
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._session()
+            except (ControllerUnavailable, OSError) as exc:
+                log.warning("controller unavailable", address=self.address, error=str(exc))
+            self.client = None
+            self.connected.clear()
+            await asyncio.sleep(RECONNECT_S)
+
+    async def _session(self) -> None:
+        client = ControllerClient(self.address)
+        hello = await client.connect()
+        self.client = client
+        self.connected = {d for d in hello.datapaths if d in self._node_of}
+        await client.subscribe(self.poll_interval)
+        self.events.reconcile_reasons.append("controller connected")
+        log.info("controller connected", controller=hello.controller, switches=len(self.connected))
+        async for note in client.notifications():
+            if isinstance(note, Monitor):
+                self.previous[note.dpid] = self.latest.get(note.dpid, note)
+                self.latest[note.dpid] = note
+                self._step += 1
+            elif isinstance(note, Event):
+                self._on_event(note)
+
+    def _on_event(self, event: Event) -> None:
+        if event.event == "switch_up" and event.dpid is not None:
+            self.connected.add(event.dpid)
+            self.events.reconcile_reasons.append(f"switch {event.dpid} up")
+        elif event.event == "switch_down" and event.dpid is not None:
+            self.connected.discard(event.dpid)
+            self.latest.pop(event.dpid, None)
+        elif event.event == "port_status" and event.dpid is not None:
+            key = (event.dpid, int(event.data.get("port_no", -1)))
+            if event.data.get("up", True):
+                self.down_ports.discard(key)
+            else:
+                self.down_ports.add(key)
+        log.info("switch event", event=event.event, dpid=event.dpid, **event.data)
+
+    # ------------------------------------------------------------------ state
+    def report_ages(self) -> dict[str, float | None]:
+        now = self.clock()
+        ages: dict[str, float | None] = dict.fromkeys(self.network.node_ids)
+        for dpid, record in self.latest.items():
+            node = self._node_of.get(dpid)
+            if node is not None and dpid in self.connected:
+                ages[node] = max(0.0, now - record.ts)
+        return ages
+
+    def down(self) -> tuple[frozenset[str], frozenset[frozenset[str]]]:
+        if self.client is None:  # nothing known: assume nothing failed
+            return frozenset(), frozenset()
+        nodes = frozenset(n for n, d in self.wiring.dpids.items() if d not in self.connected)
+        links = set()
+        for (a, b), port in self.wiring.ports.items():
+            if (self.wiring.dpids[a], port) in self.down_ports:
+                links.add(frozenset((a, b)))
+        return nodes, frozenset(links)
+
+    def observation(self) -> Observation | None:
+        if not self.latest:
+            return None
+        now = self.clock()
+        reports = {}
+        for dpid, record in self.latest.items():
+            node = self._node_of.get(dpid)
+            if node is None or dpid not in self.connected:
+                continue
+            reports[node] = self._report(node, record, self.previous.get(dpid, record), now)
+        down_nodes, down_links = self.down()
+        return Observation(
+            time=now * 1000.0,
+            step=self._step,
+            interval=self.poll_interval * 1000.0,
+            reports=reports,
+            missing=tuple(n for n in self.network.node_ids if n not in reports),
+            down_nodes=down_nodes,
+            down_links=down_links,
+        )
+
+    def _report(self, node: str, record: Monitor, before: Monitor, now: float) -> NodeReport:
+        span = max(record.ts - before.ts, 1e-9)
+        ingress = self.wiring.ingress_ports.get(node, ())
+        sf_port = self.wiring.sf_ports.get(node)
+        rx_bytes = _delta(record, before, ingress, "rx_bytes")
+        rx_packets = _delta(record, before, ingress, "rx_packets")
+        to_sf = _delta(record, before, (sf_port,) if sf_port else (), "tx_bytes")
+        mbit = 8e-6 / span
+        return NodeReport(
+            node=node,
+            measured_at=record.ts * 1000.0,
+            age=(now - record.ts) * 1000.0,
+            cap=self.network.node(node).cap,
+            load=to_sf * mbit,
+            max_load=to_sf * mbit,
+            arrivals=int(rx_packets),
+            ingress_traffic=rx_bytes * mbit * self.poll_interval,
+        )
+
+    # ------------------------------------------------------------------ rules
+    async def apply(self, changes: list[Change], decision: Decision) -> InstallResult:
+        client = self.client
+        if client is None:
+            return InstallResult((InstallError(-1, 0, "controller unavailable"),))
+        try:
+            result = await client.apply([(c.op, c.intent) for c in changes])
+        except ControllerUnavailable as exc:
+            return InstallResult((InstallError(-1, 0, f"controller unavailable: {exc}"),))
+        return InstallResult(
+            tuple(
+                InstallError(
+                    e.index if e.index is not None else -1, e.dpid or 0, e.message, e.type, e.code
+                )
+                for e in result.errors
+            )
+        )
+
+    async def dump(self) -> list[Intent]:
+        client = self.client
+        if client is None:
+            raise ControllerUnavailable("not connected")
+        return await client.dump()
+
+    def stats(self) -> dict[str, float]:
+        return {
+            "controller_connected": float(self.client is not None),
+            "switches_connected": float(len(self.connected)),
+            "switches_expected": float(len(self.wiring.dpids)),
+        }
+
+
+def _delta(record: Monitor, before: Monitor, ports: tuple[int, ...], key: str) -> float:
+    def total(monitor: Monitor) -> float:
+        return float(sum(p.get(key, 0) for p in monitor.ports if p.get("port_no") in ports))
+
+    return max(0.0, total(record) - total(before))

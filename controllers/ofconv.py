@@ -1,0 +1,319 @@
+"""Intent <-> OpenFlow 1.3 conversion: the only place that knows both spellings.
+
+``to_message`` builds the FlowMod/GroupMod/MeterMod for one batch entry; the
+``*_from_stats`` functions turn dump replies back into intents; ``monitor_*`` turn
+statistics replies into the plain dicts of a ``monitor`` record.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from agent.rules.intents import (
+    COOKIE_MASK,
+    Action,
+    Bucket,
+    FlowIntent,
+    GroupIntent,
+    GroupType,
+    Intent,
+    MatchValue,
+    MeterIntent,
+)
+from controllers.compat import OFP, PARSER
+
+Op = Literal["add", "modify", "delete"]
+
+# symbolic output ports an intent may name instead of a number
+PORT_NAMES: dict[str, int] = {
+    "in_port": OFP.OFPP_IN_PORT,
+    "controller": OFP.OFPP_CONTROLLER,
+    "flood": OFP.OFPP_FLOOD,
+    "all": OFP.OFPP_ALL,
+    "local": OFP.OFPP_LOCAL,
+}
+_PORT_BY_NUMBER = {v: k for k, v in PORT_NAMES.items()}
+
+GROUP_TYPES: dict[str, int] = {
+    "select": OFP.OFPGT_SELECT,
+    "all": OFP.OFPGT_ALL,
+    "indirect": OFP.OFPGT_INDIRECT,
+    "ff": OFP.OFPGT_FF,
+}
+_GROUP_TYPE_NAMES = {v: k for k, v in GROUP_TYPES.items()}
+
+_FLOW_COMMANDS = {"add": OFP.OFPFC_ADD, "modify": OFP.OFPFC_MODIFY_STRICT}
+_GROUP_COMMANDS = {"add": OFP.OFPGC_ADD, "modify": OFP.OFPGC_MODIFY, "delete": OFP.OFPGC_DELETE}
+_METER_COMMANDS = {"add": OFP.OFPMC_ADD, "modify": OFP.OFPMC_MODIFY, "delete": OFP.OFPMC_DELETE}
+
+
+class ConversionError(ValueError):
+    """An intent that cannot be expressed as an OpenFlow 1.3 message."""
+
+
+# ---------------------------------------------------------------- intent -> OpenFlow
+
+
+def _port(value: Any) -> int:
+    if isinstance(value, str):
+        if value in PORT_NAMES:
+            return PORT_NAMES[value]
+        raise ConversionError(f"unknown port name {value!r}")
+    return int(value)
+
+
+def _match_value(value: MatchValue) -> Any:
+    """'value/mask' strings become os-ken's (value, mask) tuples."""
+    if isinstance(value, str) and "/" in value:
+        addr, mask = value.split("/", 1)
+        return (addr, mask)
+    return value
+
+
+def build_match(match: tuple[tuple[str, MatchValue], ...]) -> Any:
+    try:
+        return PARSER.OFPMatch(**{k: _match_value(v) for k, v in match})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConversionError(f"bad match {dict(match)!r}: {exc}") from None
+
+
+def build_action(action: Action) -> Any:
+    name, args = action[0], action[1:]
+    try:
+        if name == "output":
+            return PARSER.OFPActionOutput(_port(args[0]), OFP.OFPCML_NO_BUFFER)
+        if name == "group":
+            return PARSER.OFPActionGroup(int(args[0]))
+        if name == "push_mpls":
+            return PARSER.OFPActionPushMpls(int(args[0]))
+        if name == "pop_mpls":
+            return PARSER.OFPActionPopMpls(int(args[0]))
+        if name == "dec_mpls_ttl":
+            return PARSER.OFPActionDecMplsTtl()
+        if name == "set_field":
+            return PARSER.OFPActionSetField(**{str(args[0]): args[1]})
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConversionError(f"bad action {action!r}: {exc}") from None
+    raise ConversionError(f"unknown action {action!r}")
+
+
+def _flow_mod(dp: Any, op: Op, intent: FlowIntent) -> Any:
+    match = build_match(intent.match)
+    if op == "delete":
+        return PARSER.OFPFlowMod(
+            dp,
+            cookie=intent.cookie,
+            cookie_mask=COOKIE_MASK,
+            table_id=intent.table,
+            command=OFP.OFPFC_DELETE_STRICT,
+            priority=intent.priority,
+            out_port=OFP.OFPP_ANY,
+            out_group=OFP.OFPG_ANY,
+            match=match,
+        )
+    instructions: list[Any] = []
+    if intent.meter_id is not None:
+        instructions.append(PARSER.OFPInstructionMeter(int(intent.meter_id)))
+    if intent.actions:
+        actions = [build_action(a) for a in intent.actions]
+        instructions.append(PARSER.OFPInstructionActions(OFP.OFPIT_APPLY_ACTIONS, actions))
+    if intent.goto_table is not None:
+        instructions.append(PARSER.OFPInstructionGotoTable(int(intent.goto_table)))
+    return PARSER.OFPFlowMod(
+        dp,
+        cookie=intent.cookie,
+        cookie_mask=COOKIE_MASK if op == "modify" else 0,
+        table_id=intent.table,
+        command=_FLOW_COMMANDS[op],
+        priority=intent.priority,
+        buffer_id=OFP.OFP_NO_BUFFER,
+        out_port=OFP.OFPP_ANY,
+        out_group=OFP.OFPG_ANY,
+        match=match,
+        instructions=instructions,
+    )
+
+
+def _watch_port(bucket: Bucket, group_type: GroupType) -> int:
+    """Fast-failover buckets watch their first output port; others watch nothing."""
+    if group_type == "ff":
+        for action in bucket.actions:
+            if action[0] == "output":
+                return _port(action[1])
+    return int(OFP.OFPP_ANY)
+
+
+def _group_mod(dp: Any, op: Op, intent: GroupIntent) -> Any:
+    if intent.type not in GROUP_TYPES:
+        raise ConversionError(f"unknown group type {intent.type!r}")
+    buckets = []
+    if op != "delete":
+        for bucket in intent.buckets:
+            buckets.append(
+                PARSER.OFPBucket(
+                    weight=bucket.weight if intent.type == "select" else 0,
+                    watch_port=_watch_port(bucket, intent.type),
+                    watch_group=OFP.OFPG_ANY,
+                    actions=[build_action(a) for a in bucket.actions],
+                )
+            )
+    return PARSER.OFPGroupMod(
+        dp, _GROUP_COMMANDS[op], GROUP_TYPES[intent.type], intent.group_id, buckets
+    )
+
+
+def _meter_mod(dp: Any, op: Op, intent: MeterIntent) -> Any:
+    flags = OFP.OFPMF_STATS | (OFP.OFPMF_PKTPS if intent.unit == "pktps" else OFP.OFPMF_KBPS)
+    if intent.burst:
+        flags |= OFP.OFPMF_BURST
+    bands = [] if op == "delete" else [PARSER.OFPMeterBandDrop(intent.rate, intent.burst)]
+    return PARSER.OFPMeterMod(dp, _METER_COMMANDS[op], flags, intent.meter_id, bands)
+
+
+def to_message(dp: Any, op: str, intent: Intent) -> Any:
+    """The OpenFlow message that applies one batch entry on datapath ``dp``."""
+    if op not in ("add", "modify", "delete"):
+        raise ConversionError(f"unknown batch op {op!r}")
+    if isinstance(intent, FlowIntent):
+        return _flow_mod(dp, op, intent)  # type: ignore[arg-type]
+    if isinstance(intent, GroupIntent):
+        return _group_mod(dp, op, intent)  # type: ignore[arg-type]
+    return _meter_mod(dp, op, intent)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- OpenFlow -> intent
+
+
+def match_to_dict(match: Any) -> dict[str, MatchValue]:
+    out: dict[str, MatchValue] = {}
+    for key, value in match.items():
+        if isinstance(value, tuple):
+            value = f"{value[0]}/{value[1]}"
+        out[str(key)] = value
+    return out
+
+
+def action_to_intent(action: Any) -> Action:
+    if isinstance(action, PARSER.OFPActionOutput):
+        return ("output", _PORT_BY_NUMBER.get(action.port, action.port))
+    if isinstance(action, PARSER.OFPActionGroup):
+        return ("group", action.group_id)
+    if isinstance(action, PARSER.OFPActionPushMpls):
+        return ("push_mpls", action.ethertype)
+    if isinstance(action, PARSER.OFPActionPopMpls):
+        return ("pop_mpls", action.ethertype)
+    if isinstance(action, PARSER.OFPActionDecMplsTtl):
+        return ("dec_mpls_ttl",)
+    if isinstance(action, PARSER.OFPActionSetField):
+        value = action.value
+        if isinstance(value, tuple):
+            value = f"{value[0]}/{value[1]}"
+        return ("set_field", action.key, value)
+    # an action intents cannot express: keep its name so a diff sees a difference
+    return ("output", f"unsupported:{type(action).__name__}")
+
+
+def flow_from_stats(dpid: int, stat: Any) -> dict[str, Any]:
+    actions: list[list[Any]] = []
+    meter_id: int | None = None
+    goto_table: int | None = None
+    for inst in stat.instructions:
+        if isinstance(inst, PARSER.OFPInstructionActions):
+            actions.extend(list(action_to_intent(a)) for a in inst.actions)
+        elif isinstance(inst, PARSER.OFPInstructionMeter):
+            meter_id = inst.meter_id
+        elif isinstance(inst, PARSER.OFPInstructionGotoTable):
+            goto_table = inst.table_id
+    return {
+        "kind": "flow",
+        "dpid": dpid,
+        "table": stat.table_id,
+        "priority": stat.priority,
+        "match": match_to_dict(stat.match),
+        "actions": actions,
+        "goto_table": goto_table,
+        "meter_id": meter_id,
+        "cookie": stat.cookie,
+    }
+
+
+def group_from_stats(dpid: int, stat: Any) -> dict[str, Any]:
+    kind = _GROUP_TYPE_NAMES.get(stat.type, str(stat.type))
+    buckets = [
+        {
+            "weight": b.weight if kind == "select" else 0,
+            "actions": [list(action_to_intent(a)) for a in b.actions],
+        }
+        for b in stat.buckets
+    ]
+    return {
+        "kind": "group",
+        "dpid": dpid,
+        "group_id": stat.group_id,
+        "type": kind,
+        "buckets": buckets,
+    }
+
+
+def meter_from_stats(dpid: int, stat: Any) -> dict[str, Any]:
+    band = stat.bands[0] if stat.bands else None
+    return {
+        "kind": "meter",
+        "dpid": dpid,
+        "meter_id": stat.meter_id,
+        "rate": band.rate if band is not None else 0,
+        "burst": band.burst_size if band is not None and stat.flags & OFP.OFPMF_BURST else 0,
+        "unit": "pktps" if stat.flags & OFP.OFPMF_PKTPS else "kbps",
+    }
+
+
+# ---------------------------------------------------------------- statistics -> monitor
+
+
+def monitor_port(stat: Any) -> dict[str, int]:
+    return {
+        "port_no": stat.port_no,
+        "rx_packets": stat.rx_packets,
+        "tx_packets": stat.tx_packets,
+        "rx_bytes": stat.rx_bytes,
+        "tx_bytes": stat.tx_bytes,
+        "rx_dropped": stat.rx_dropped,
+        "tx_dropped": stat.tx_dropped,
+    }
+
+
+def monitor_flow(stat: Any) -> dict[str, Any]:
+    return {
+        "table": stat.table_id,
+        "priority": stat.priority,
+        "match": match_to_dict(stat.match),
+        "cookie": stat.cookie,
+        "packet_count": stat.packet_count,
+        "byte_count": stat.byte_count,
+    }
+
+
+def monitor_group(stat: Any) -> dict[str, Any]:
+    return {
+        "group_id": stat.group_id,
+        "packet_count": stat.packet_count,
+        "byte_count": stat.byte_count,
+        "buckets": [
+            {"packet_count": b.packet_count, "byte_count": b.byte_count} for b in stat.bucket_stats
+        ],
+    }
+
+
+def monitor_meter(stat: Any) -> dict[str, int]:
+    return {
+        "meter_id": stat.meter_id,
+        "packet_count": stat.packet_in_count,
+        "byte_count": stat.byte_in_count,
+    }
+
+
+def port_desc(port: Any) -> dict[str, Any]:
+    """A port of the topology answer; ``up`` means link up and not administratively down."""
+    name = port.name.decode("utf-8", "replace") if isinstance(port.name, bytes) else port.name
+    up = not (port.state & OFP.OFPPS_LINK_DOWN) and not (port.config & OFP.OFPPC_PORT_DOWN)
+    return {"port_no": port.port_no, "name": name, "hw_addr": port.hw_addr, "up": up}

@@ -1,0 +1,1 @@
+"""The os-ken controller app against real (userspace) Open vSwitch."""

@@ -1,0 +1,1 @@
+"""Test helpers that build real environments (OVS test beds, controller processes)."""
