@@ -80,6 +80,10 @@ class ControllerBackend:
                 await self._session()
             except (ControllerUnavailable, OSError) as exc:
                 log.warning("controller unavailable", address=self.address, error=str(exc))
+            except Exception:  # a bad message must not end monitoring for good
+                log.exception("controller session failed; reconnecting")
+            if self.client is not None:
+                await self.client.close()
             self.client = None
             self.connected.clear()
             await asyncio.sleep(RECONNECT_S)
@@ -113,7 +117,7 @@ class ControllerBackend:
                 self.down_ports.discard(key)
             else:
                 self.down_ports.add(key)
-        log.info("switch event", event=event.event, dpid=event.dpid, **event.data)
+        log.info("switch event", kind=event.event, dpid=event.dpid, details=event.data)
 
     # ------------------------------------------------------------------ state
     def report_ages(self) -> dict[str, float | None]:
