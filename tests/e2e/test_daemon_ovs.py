@@ -270,7 +270,7 @@ def test_recreated_bridge_is_reconciled(lab: Lab) -> None:
     reconciled = lab.get("/status")[1]["counters"]["reconciliations"]
     lab.bed.delete_bridge(3)
     wait_for(
-        lambda: not lab.get("/status")[1]["backend_stats"]["switches_connected"] == 4,
+        lambda: lab.get("/status")[1]["backend_stats"]["switches_connected"] != 4,
         5,
         "switch 3 down",
     )
@@ -300,8 +300,8 @@ def test_rejected_batch_keeps_the_previous_rules(lab: Lab) -> None:
     )
     before = {n: lab.weights(n, 1) for n in NAMES}
     errors_before = lab.get("/status")[1]["counters"]["install_errors"]
-    run("ovs-vsctl", "--", "--id=@ft", "create", "Flow_Table", f"flow_limit={count}", "overflow_policy=refuse",
-        "--", "set", "Bridge", bridge, "flow_tables:0=@ft")  # fmt: skip
+    limit = ["create", "Flow_Table", f"flow_limit={count}", "overflow_policy=refuse"]
+    run("ovs-vsctl", "--", "--id=@ft", *limit, "--", "set", "Bridge", bridge, "flow_tables:0=@ft")
     try:
         # b at pop3 needs a new delivery flow there, which the full table refuses
         lab.post_override(
