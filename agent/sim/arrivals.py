@@ -79,14 +79,37 @@ class ArrivalProcess:
         """Draw every flow arriving up to ``until``; returns the ingress nodes whose queue
         was empty and now is not."""
         woken = []
+        constant = not self.timelines and not self.states
         for node in self.ingress:
             queue = self.queues[node]
             was_empty = not queue
+            if constant:
+                self._fill_constant(node, until)
             while (time := self.next_time[node]) is not None and time <= until:
                 self._draw(node, time)
             if was_empty and queue:
                 woken.append(node)
         return woken
+
+    def _fill_constant(self, node: str, until: float) -> None:
+        """The common case (one fixed mean) without per-flow calls; same draws as _draw."""
+        cfg, rng, append = self.config, self.rngs[node], self.queues[node].append
+        mean, stdev, shape = cfg.inter_arrival_mean, cfg.flow_dr_stdev, cfg.flow_size_shape
+        fixed_size, fixed_arrival = cfg.deterministic_size, cfg.deterministic_arrival
+        time, pending, rate, size = self.next_time[node], 0.0, cfg.flow_dr_mean, shape
+        while time is not None and time <= until:
+            while True:
+                if stdev:
+                    rate = rng.gauss(cfg.flow_dr_mean, stdev)
+                if not fixed_size:
+                    size = rng.paretovariate(shape)
+                if rate > 0 and size >= 0:
+                    break
+            append((time, rate, size))
+            pending += rate
+            time += mean if fixed_arrival else rng.expovariate(1.0 / mean)
+        self.next_time[node] = time
+        self.pending_rate += pending
 
     def _draw(self, node: str, time: float) -> None:
         mean = self.mean_at(node, time)

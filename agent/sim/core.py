@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import heapq
 import random
+from bisect import insort
+from collections import deque
 from collections.abc import Callable
 from itertools import count
 from typing import TYPE_CHECKING
@@ -61,7 +63,8 @@ class FlowCore:
     # per episode
     rng: random.Random
     alive_rate: float
-    lingering: list[tuple[float, float]]
+    lingering: deque[tuple[float, float]]  # (end of a flow's last holding, rate), in order
+    lingering_sorted: bool  # every flow lingers equally long: append keeps the order
     link_log: list[tuple[int, float, float, float]]  # booked holdings: link, start, end, rate
     arrivals: ArrivalProcess
     nodes: list[NodeState]
@@ -161,7 +164,11 @@ class FlowCore:
         if self.track_potential:
             # all a flow does ends within its TTL; its link holdings one duration later
             self.alive_rate += rate
-            heapq.heappush(self.lingering, (time + ttl + flow.duration, rate))
+            entry = (time + ttl + flow.duration, rate)
+            if self.lingering_sorted:
+                self.lingering.append(entry)
+            else:
+                insort(self.lingering, entry)
         if self.nodes[node].down:
             self._drop(flow, FAILURE)
         else:
@@ -222,7 +229,7 @@ class FlowCore:
             return True
         lingering = self.lingering
         while lingering and lingering[0][0] <= time:
-            self.alive_rate -= heapq.heappop(lingering)[1]
+            self.alive_rate -= lingering.popleft()[1]
         potential = self.alive_rate + self.arrivals.pending_rate
         return potential * self.paths_per_flow <= self.min_link_cap
 

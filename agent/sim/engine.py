@@ -16,6 +16,7 @@ egress node (or stays). TTL is checked before each path and each processing.
 from __future__ import annotations
 
 import random
+from collections import deque
 from dataclasses import dataclass
 
 from agent.model.network import Path as RoutePath
@@ -97,7 +98,13 @@ class Simulator(FlowCore):
             traffic.config, net.ingress, traffic.trace, self.seed, self.run_duration
         )
         self.alive_rate = 0.0
-        self.lingering = []
+        self.lingering = deque()
+        config = self.scenario.traffic.config
+        self.lingering_sorted = (
+            len(set(config.ttl_choices)) == 1
+            and config.sizes_deterministic
+            and not config.flow_dr_stdev
+        )
         self.link_log = []
         self._start_events()
         self.now = 0.0
