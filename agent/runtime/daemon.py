@@ -22,6 +22,13 @@ from agent.runtime.config import AgentConfig
 from agent.runtime.overrides import Overrides
 from agent.runtime.safety import make_safe
 from agent.southbound.base import Backend, InstallResult
+from agent.southbound.instances import (
+    InstanceError,
+    InstanceManager,
+    LoggingInstanceManager,
+    Placement,
+    added,
+)
 
 log = structlog.get_logger("agent.runtime")
 
@@ -49,7 +56,14 @@ class Counters:
 
 
 class Daemon:
-    def __init__(self, config: AgentConfig, scenario: Scenario, backend: Backend) -> None:
+    def __init__(
+        self,
+        config: AgentConfig,
+        scenario: Scenario,
+        backend: Backend,
+        instances: InstanceManager | None = None,
+    ) -> None:
+        self.instances: InstanceManager = instances or LoggingInstanceManager()
         self.config = config
         self.scenario = scenario
         self.backend = backend
@@ -174,6 +188,13 @@ class Daemon:
     async def _install(
         self, changes: list[Change], decision: Decision, intents: list[Intent]
     ) -> list[str]:
+        """Instances first (so traffic finds them), then rules, then stop what is left."""
+        wanted: Placement = {n: frozenset(sfs) for n, sfs in decision.placement.items() if sfs}
+        try:
+            await self.instances.start(added(self.instances.running(), wanted))
+        except InstanceError as exc:
+            self.counters.install_errors += 1
+            return [f"instance manager: {exc}"]
         result = await self.backend.apply(changes, decision)
         if not result.ok:
             self.counters.install_errors += 1
@@ -185,6 +206,10 @@ class Daemon:
             self.installed = current
             return ["read-back differs from what was installed"]
         self.installed, self.last_good = intents, decision
+        try:
+            await self.instances.stop(added(wanted, self.instances.running()))
+        except InstanceError as exc:
+            return [f"instance manager: {exc}"]
         return []
 
     async def _restore_last_good(self) -> None:

@@ -75,6 +75,7 @@ class RunningDaemon:
             "counters": self._counters(),
             "backend_stats": d.backend.stats(),
             "overrides": d.overrides.listing(),
+            "instances": {n: sorted(sfs) for n, sfs in sorted(d.instances.running().items())},
         }
 
     def _counters(self) -> dict[str, int]:

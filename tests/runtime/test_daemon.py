@@ -15,6 +15,7 @@ from agent.rules.intents import GroupIntent
 from agent.runtime.config import AgentConfig
 from agent.runtime.daemon import Daemon
 from agent.runtime.overrides import FreezeOverride, PinOverride
+from agent.southbound.instances import InstanceError, LoggingInstanceManager, Placement
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
 
@@ -189,3 +190,47 @@ async def test_backend_outage_is_survived_and_reconciled(
     record = await daemon.cycle()
     assert record.install_ok and daemon.counters.reconciliations == 1
     assert sorted(map(repr, await backend.dump())) == sorted(map(repr, daemon.installed))
+
+
+async def test_instances_start_before_and_stop_after_the_rules(
+    setup: tuple[Daemon, SimBackend, Clock],
+) -> None:
+    daemon, _, _ = setup
+    manager = daemon.instances
+    assert isinstance(manager, LoggingInstanceManager)
+    await daemon.cycle()
+    first = manager.running()
+    assert daemon.last_decision is not None
+    assert first == {n: frozenset(s) for n, s in daemon.last_decision.placement.items()}
+    started = len(manager.requests)
+    daemon.overrides.add(
+        PinOverride(kind="pin", node="pop0", chain="sfc_1", sf="a", weights={"pop8": 1})
+    )
+    await daemon.cycle()
+    new = [r for r in manager.requests[started:] if r[0] == "start"]
+    assert ("start", "pop8", "a") in new
+    assert manager.running()["pop8"] >= {"a"}
+
+
+async def test_a_failing_instance_manager_keeps_the_rules(
+    setup: tuple[Daemon, SimBackend, Clock],
+) -> None:
+    daemon, backend, _ = setup
+    await daemon.cycle()
+    good = sorted(map(repr, await backend.dump()))
+
+    class Refusing(LoggingInstanceManager):
+        async def start(self, wanted: Placement) -> Placement:
+            if wanted:
+                raise InstanceError("no capacity on the compute host")
+            return self.running()
+
+    refusing = Refusing()
+    refusing._running = {n: set(s) for n, s in daemon.instances.running().items()}
+    daemon.instances = refusing
+    daemon.overrides.add(
+        PinOverride(kind="pin", node="pop0", chain="sfc_1", sf="a", weights={"pop8": 1})
+    )
+    record = await daemon.cycle()
+    assert not record.install_ok and "no capacity" in record.errors[0]
+    assert sorted(map(repr, await backend.dump())) == good
