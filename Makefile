@@ -13,13 +13,13 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
-# Open vSwitch (userspace datapath) and tools for the switch tests; root and apt only.
+# Open vSwitch (userspace datapath), Mininet and tools for the switch tests; root and apt only.
 system-deps:
-	@if ! command -v ovs-vsctl >/dev/null 2>&1 || ! command -v ethtool >/dev/null 2>&1; then \
+	@if ! command -v ovs-vsctl >/dev/null 2>&1 || ! command -v mnexec >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				--no-install-recommends openvswitch-switch iputils-ping ethtool iperf3 >/dev/null; \
-		else echo "install openvswitch-switch, ethtool and iperf3 for the switch tests"; fi; \
+				--no-install-recommends openvswitch-switch mininet iputils-ping ethtool iperf3 >/dev/null; \
+		else echo "install openvswitch-switch, mininet, ethtool and iperf3 for the switch tests"; fi; \
 	fi
 
 # The main job: the daemon on its embedded simulator backend, API on 127.0.0.1:8780.
