@@ -13,6 +13,7 @@ from agent.model.scenario import load_scenario
 from agent.model.services import parse_services
 from agent.model.traffic import load_trace, load_traffic
 from agent.model.yamlfile import load_yaml
+from agent.runtime.config import load_config
 
 
 def describe(path: Path) -> str:
@@ -28,6 +29,16 @@ def describe(path: Path) -> str:
         return f"trace: {len(load_trace(path))} rows"
     doc = load_yaml(path)
     data = doc.data if isinstance(doc.data, dict) else {}
+    if {"backend", "api", "controller", "decision_interval"} & set(data):
+        config, _ = load_config(path)
+        load_scenario(config.scenario)
+        if config.controller.wiring and config.backend.value == "controller":
+            from agent.model.wiring import load_wiring
+
+            load_wiring(config.controller.wiring, load_scenario(config.scenario).network)
+        return f"agent configuration: backend {config.backend.value}, policy {config.policy}"
+    if "switches" in data:
+        return "wiring file (checked against a network when the agent loads it)"
     if "network" in data:
         scenario = load_scenario(path)
         return (
