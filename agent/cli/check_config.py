@@ -12,6 +12,7 @@ from agent.model.network_io import load_network
 from agent.model.scenario import load_scenario
 from agent.model.services import parse_services
 from agent.model.traffic import load_trace, load_traffic
+from agent.model.wiring import load_wiring
 from agent.model.yamlfile import load_yaml
 from agent.runtime.config import load_config
 
@@ -33,8 +34,6 @@ def describe(path: Path) -> str:
         config, _ = load_config(path)
         load_scenario(config.scenario)
         if config.controller.wiring and config.backend.value == "controller":
-            from agent.model.wiring import load_wiring
-
             load_wiring(config.controller.wiring, load_scenario(config.scenario).network)
         return f"agent configuration: backend {config.backend.value}, policy {config.policy}"
     if "switches" in data:
