@@ -60,6 +60,7 @@ class FlowCore:
     merge_paths: bool
     track_potential: bool  # merging with capacitated links needs the potential bound
     step_end: float
+    links_safe: bool  # no link can fill during this step (see _links_cannot_fill)
     # per episode
     rng: random.Random
     alive_rate: float
@@ -137,13 +138,15 @@ class FlowCore:
     def _on_control(self, payload: object, time: float) -> None:
         raise NotImplementedError
 
-    def _fill_arrivals(self, end: float) -> None:
-        """Draw arrivals up to ``end`` plus the look-ahead that merging needs."""
+    def _fill_arrivals(self, start: float, end: float) -> None:
+        """Draw arrivals up to ``end`` plus the look-ahead that merging needs, and decide
+        for the whole step whether links can fill (see ``_links_cannot_fill``)."""
         for name in self.arrivals.fill(end + self.lookahead):
             head = self.arrivals.head(name)
             assert head is not None
             node = self.node_index[name]
             heapq.heappush(self.events, (head, node - self.n_nodes, ARRIVAL, node))
+        self.links_safe = self._links_cannot_fill(start)
 
     def _on_arrival(self, node: int, time: float) -> None:
         arrivals = self.arrivals
@@ -214,7 +217,7 @@ class FlowCore:
             self._drop(flow, LINK_CAP)
             return
         flow.hop_i = 0
-        if self.merge_paths and self._links_cannot_fill(time):
+        if self.merge_paths and self.links_safe:
             self._book_path(flow, time)
         else:
             self._enter_links(flow, time)
@@ -224,7 +227,11 @@ class FlowCore:
         every flow that can hold a link until then (born less than TTL + duration ago,
         or arriving within the look-ahead, which covers any TTL), holding it on each of
         its paths at once, still fits the smallest link capacity. Then per-hop checks
-        cannot fail and may be skipped without changing any outcome."""
+        cannot fail and may be skipped without changing any outcome.
+
+        Checked once per step, after the step's arrivals are drawn: an arrival only
+        moves its rate from pending to alive and expiries only lower the sum, so a
+        bound that holds at the start of the step holds until its end."""
         if not self.track_potential:
             return True
         lingering = self.lingering
@@ -370,7 +377,7 @@ class FlowCore:
             route = None
         else:
             route = self.paths.get(here * self.n_nodes + target)
-            if route is None or flow.ttl - route[1] <= 0 or not self._links_cannot_fill(time):
+            if route is None or flow.ttl - route[1] <= 0 or not self.links_safe:
                 return False
         heapq.heappush(
             self.nodes[here].releases, (done + flow.duration, next(self._seq), flow.sf, flow.rate)

@@ -151,7 +151,7 @@ class Simulator(FlowCore):
         self.metrics = StepMetrics(self.episode, self.step_index, self.now)
         end = (self.step_index + 1) * self.run_duration
         self.step_end = end
-        self._fill_arrivals(end)
+        self._fill_arrivals(self.now, end)
         self._run_until(end)
         for node in self.nodes:
             node.release_until(end)
