@@ -144,8 +144,12 @@ class RuleCompiler:
                 ("push_mpls", ETH_MPLS),
                 ("set_field", "mpls_label", label(c, k, self.index[dst])),
             )
+            # groups after the first SF are entered from the SF port itself: a packet
+            # for the next SF on this same node goes back out where it came from, which
+            # OpenFlow only does with the explicit in_port
+            out: Action = ("output", "in_port") if dst == node and k > 0 else ("output", port)
             weight = max(1, round(w / total * WEIGHT_SCALE))
-            buckets.append(Bucket(weight, (*push, ("output", port))))
+            buckets.append(Bucket(weight, (*push, out)))
         return tuple(buckets)
 
     def _delivery_port(self, node: str, dst: str) -> int | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
 from agent.model.errors import InputError
 from agent.model.yamlfile import load_yaml, require_mapping
@@ -52,6 +53,22 @@ class ApiSettings(BaseModel):
         return value
 
 
+class InstanceSettings(BaseModel):
+    """Who starts and stops SF instances: "logging" keeps the books only (the embedded
+    simulator runs its own); "json-lines" talks to a manager on a Unix socket (the
+    Mininet lab's, or an orchestrator adapter)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["logging", "json-lines"] = "logging"
+    endpoint: str | None = None  # unix:PATH, for json-lines
+
+    @model_validator(mode="after")
+    def _endpoint(self) -> InstanceSettings:
+        if self.kind == "json-lines" and not (self.endpoint or "").startswith("unix:"):
+            raise ValueError("json-lines needs endpoint: unix:PATH")
+        return self
+
+
 class LogSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     format: str = Field(default="auto", pattern="^(auto|json|console)$")
@@ -70,6 +87,7 @@ class AgentConfig(BaseModel):
     sim: SimSettings = Field(default_factory=SimSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    instances: InstanceSettings = Field(default_factory=InstanceSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
 

@@ -32,6 +32,7 @@ from agent.runtime.sdnotify import Notifier
 from agent.runtime.view import DaemonView, RunningDaemon
 from agent.southbound.base import Backend
 from agent.southbound.controller_backend import ControllerBackend
+from agent.southbound.instances import InstanceManager, JsonLinesInstanceManager
 from agent.southbound.sim_backend import SimBackend
 
 log = structlog.get_logger("agent.service")
@@ -58,6 +59,13 @@ def make_backend(config: AgentConfig, scenario: Scenario) -> Backend:
     return ControllerBackend(config.controller.connect, config.controller.wiring, scenario)
 
 
+def make_instances(config: AgentConfig) -> InstanceManager | None:
+    if config.instances.kind == "json-lines":
+        assert config.instances.endpoint is not None  # the configuration insists on it
+        return JsonLinesInstanceManager(config.instances.endpoint)
+    return None  # the daemon's logging manager
+
+
 class AgentService:
     def __init__(
         self,
@@ -76,7 +84,7 @@ class AgentService:
         self.scenario = load_scenario(config.scenario)
         self.token = read_token(config)
         self.backend = make_backend(config, self.scenario)
-        self.daemon = Daemon(config, self.scenario, self.backend)
+        self.daemon = Daemon(config, self.scenario, self.backend, make_instances(config))
         self.view = RunningDaemon(self.daemon, source)
         self.stop_event = asyncio.Event()
         self.wake = asyncio.Event()

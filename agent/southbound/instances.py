@@ -17,7 +17,9 @@ an instance raises ``InstanceError``; the daemon then keeps the previous rules.
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+import json
+from typing import Any, Protocol
 
 import structlog
 
@@ -70,3 +72,55 @@ def added(old: Placement, new: Placement) -> Placement:
     """What ``new`` places that ``old`` does not."""
     out = {node: sfs - old.get(node, frozenset()) for node, sfs in new.items()}
     return {node: sfs for node, sfs in out.items() if sfs}
+
+
+class JsonLinesInstanceManager:
+    """Forwards to an instance manager serving JSON lines on a Unix socket (the Mininet
+    lab serves one): one request per connection, ``{"op": "start"|"stop", "placement":
+    {node: [sf, ...]}}`` or ``{"op": "running"}``, answered with ``{"ok": true,
+    "running": {node: [sf, ...]}}`` or ``{"ok": false, "error": "..."}``."""
+
+    def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
+        if not endpoint.startswith("unix:"):
+            raise ValueError("the instance manager endpoint must be unix:PATH")
+        self.path = endpoint.removeprefix("unix:")
+        self.timeout = timeout
+        self._running: Placement = {}
+        self._lock = asyncio.Lock()
+
+    async def _call(self, request: dict[str, Any]) -> Placement:
+        async with self._lock:
+            try:
+                reader, writer = await asyncio.wait_for(
+                    asyncio.open_unix_connection(self.path), self.timeout
+                )
+                try:
+                    writer.write((json.dumps(request) + "\n").encode())
+                    await writer.drain()
+                    line = await asyncio.wait_for(reader.readline(), self.timeout)
+                finally:
+                    writer.close()
+            except (OSError, TimeoutError) as exc:
+                raise InstanceError(f"instance manager at {self.path}: {exc}") from exc
+            try:
+                reply = json.loads(line or b"{}")
+            except json.JSONDecodeError as exc:
+                raise InstanceError(f"instance manager answered garbage: {exc}") from exc
+            if not reply.get("ok"):
+                raise InstanceError(str(reply.get("error", "no answer")))
+            running = reply.get("running") or {}
+            self._running = {str(n): frozenset(map(str, sfs)) for n, sfs in running.items()}
+            return dict(self._running)
+
+    async def start(self, wanted: Placement) -> Placement:
+        return await self._call({"op": "start", "placement": _wire(wanted)})
+
+    async def stop(self, unwanted: Placement) -> Placement:
+        return await self._call({"op": "stop", "placement": _wire(unwanted)})
+
+    def running(self) -> Placement:
+        return dict(self._running)
+
+
+def _wire(placement: Placement) -> dict[str, list[str]]:
+    return {node: sorted(sfs) for node, sfs in sorted(placement.items())}

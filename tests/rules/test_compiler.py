@@ -121,3 +121,16 @@ def test_failed_node_gets_no_traffic(scenario: Scenario) -> None:
 def test_intents_survive_the_wire(scenario: Scenario) -> None:
     intents = compiler_for(scenario).compile(split_decision({"pop3": 0.6, "pop8": 0.4}))
     assert [from_json(i.to_json()) for i in intents] == intents
+
+
+def test_consecutive_sfs_on_one_node_go_back_through_the_sf_port(scenario: Scenario) -> None:
+    """After SF a the packet re-enters the group of b from the SF port: when b runs on
+    the same node the bucket must output to in_port (plain output to the ingress port
+    is dropped by OpenFlow)."""
+    compiler = compiler_for(scenario)
+    intents = compiler.compile(split_decision({"pop3": 1.0}))  # a, b, c all on pop3
+    second = groups(intents)[(compiler.topo.wiring.dpids["pop3"], group_id(0, 1))]
+    assert [b.actions[-1] for b in second.buckets] == [("output", "in_port")]
+    # the first group is entered from an ingress port: its buckets name real ports
+    entry = groups(intents)[(compiler.topo.wiring.dpids["pop0"], group_id(0, 0))]
+    assert all(b.actions[-1] != ("output", "in_port") for b in entry.buckets)

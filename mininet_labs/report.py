@@ -1,0 +1,276 @@
+"""Reports: policies in the lab beside the simulator (markdown + PNG), and a fault
+run's success ratio over time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from agent.model.scenario import load_scenario
+from mininet_labs.lab import LabConfig, LabRun
+from mininet_labs.metrics import LabMetrics
+
+TOLERANCE_PP = 5.0
+
+
+def sim_metrics(scenario: Path, policy: str, steps: int) -> dict[str, Any]:
+    """The simulator's figures for the same scenario, seed and span of traffic."""
+    agent = str(Path(sys.executable).with_name("agent"))
+    cmd = [
+        agent,
+        "sim",
+        str(scenario),
+        "--policy",
+        policy,
+        "--steps",
+        str(steps),
+        "--format",
+        "json",
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def ranking(values: dict[str, float]) -> list[str]:
+    return sorted(values, key=lambda p: -values[p])
+
+
+def same_order(lab: dict[str, float], sim: dict[str, float], tie_pp: float = 1.0) -> bool:
+    """Policies rank alike: no pair is ordered one way in the lab and the other way in
+    the simulator, unless the simulator's two values are within ``tie_pp`` (a tie)."""
+    names = list(lab)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            ds, dl = sim[a] - sim[b], lab[a] - lab[b]
+            if abs(ds) * 100 > tie_pp and ds * dl < 0:
+                return False
+    return True
+
+
+def compare(args: argparse.Namespace, command: str) -> Path:
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    sections, results = [], {}
+    for scenario_path in args.scenario:
+        scenario = load_scenario(scenario_path)
+        steps = max(1, math.ceil(args.duration * 1000.0 / args.time_scale / scenario.run_duration))
+        rows = {}
+        for policy in policies:
+            run_out = out / "runs" / f"{scenario.name}-{policy}"
+            config = LabConfig(
+                scenario_path,
+                policy,
+                args.duration,
+                args.time_scale,
+                run_out,
+                args.packets_per_flow,
+            )
+            lab = LabRun(config).run()
+            lab.write(run_out)
+            rows[policy] = (lab, sim_metrics(scenario_path, policy, steps))
+            print(
+                f"{scenario.name} {policy}: lab {lab.summary['success_ratio']:.3f} "
+                f"sim {rows[policy][1]['success_ratio']:.3f}",
+                flush=True,
+            )
+        results[scenario.name] = rows
+        sections.append(_section(scenario.name, rows, steps, args))
+    stem = args.name or "compare-" + "-".join(results)
+    chart = out / f"{stem}.png"
+    _chart(results, chart)
+    text = [
+        f"# Lab beside simulator: {', '.join(results)}",
+        "",
+        f"Made by: `{command}`",
+        "",
+        f"Time scale K = {args.time_scale:g} (1 scenario ms = {args.time_scale:g} wall ms); "
+        f"{args.duration:g} wall s of traffic per run = {args.duration * 1000 / args.time_scale:g}"
+        " scenario ms; the simulator runs the same seed over the same span "
+        "(same arrivals: the lab draws its flows with the simulator's arrival process).",
+        "",
+        f"![success ratio and delay, lab beside simulator]({chart.name})",
+        "",
+        *sections,
+    ]
+    report = out / f"{stem}.md"
+    report.write_text("\n".join(text) + "\n")
+    (out / f"{stem}.json").write_text(
+        json.dumps(
+            {
+                name: {
+                    p: {"lab": lab.summary | lab.info, "sim": sim} for p, (lab, sim) in rows.items()
+                }
+                for name, rows in results.items()
+            },
+            indent=1,
+            default=str,
+        )
+    )
+    print(report)
+    return report
+
+
+def _section(
+    name: str,
+    rows: dict[str, tuple[LabMetrics, dict[str, Any]]],
+    steps: int,
+    args: argparse.Namespace,
+) -> str:
+    lab_sr = {p: lab.summary["success_ratio"] for p, (lab, _) in rows.items()}
+    sim_sr = {p: float(sim["success_ratio"]) for p, (_, sim) in rows.items()}
+    lines = [
+        f"## {name}",
+        "",
+        "| policy | lab success | sim success | diff (pp) | within 5 pp | lab flows | "
+        "lab drops (NODE_CAP/TTL/INCOMPLETE/LOST) | sim drops NODE_CAP | lab delay ms | "
+        "sim delay ms | chain order |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for policy, (lab, sim) in rows.items():
+        s, d = lab.summary, lab.summary["drops"]
+        diff = (s["success_ratio"] - float(sim["success_ratio"])) * 100
+        order = s["chain_order"]
+        lines.append(
+            f"| {policy} | {s['success_ratio']:.3f} | {float(sim['success_ratio']):.3f} | "
+            f"{diff:+.1f} | {'yes' if abs(diff) <= TOLERANCE_PP else 'NO'} | {s['generated']} | "
+            f"{d['NODE_CAP']}/{d['TTL']}/{d['INCOMPLETE']}/{d['LOST']} | "
+            f"{sim['drops'].get('NODE_CAP', 0)} | {s['delay_ms']:.1f} | "
+            f"{float(sim['delay_ms']):.1f} | {order['flows_in_order']}/{order['flows_checked']} |"
+        )
+    agree = same_order(lab_sr, sim_sr)
+    first = next(iter(rows.values()))[0]
+    lines += [
+        "",
+        f"Ranking, lab: {' > '.join(ranking(lab_sr))}; simulator: {' > '.join(ranking(sim_sr))}"
+        f" -> {'same order' if agree else 'DIFFERENT order'} (simulator ties within 1 pp "
+        "may go either way).",
+        "",
+        f"Simulator: {steps} control steps, the scenario's seed"
+        f"; link delay in the lab: {first.info.get('link_delay')}. The simulator's delay "
+        "includes link delays, the lab's does not where they are not emulated.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _chart(results: dict[str, dict[str, tuple[LabMetrics, dict[str, Any]]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(results), 2, figsize=(11, 3.6 * len(results)), squeeze=False)
+    for row, (name, rows) in enumerate(results.items()):
+        policies = list(rows)
+        xs = range(len(policies))
+        for col, (key, label) in enumerate(
+            (("success_ratio", "success ratio"), ("delay_ms", "mean delay (scenario ms)"))
+        ):
+            ax = axes[row][col]
+            lab = [rows[p][0].summary[key] for p in policies]
+            sim = [float(rows[p][1][key]) for p in policies]
+            ax.bar([x - 0.2 for x in xs], lab, 0.4, label="lab (Mininet)")
+            ax.bar([x + 0.2 for x in xs], sim, 0.4, label="simulator")
+            ax.set_xticks(list(xs), policies)
+            ax.set_title(f"{name}: {label}")
+            if key == "success_ratio":
+                ax.set_ylim(0, 1)
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def recovery_time(
+    timeline: list[dict[str, Any]], fail_at: float, bin_s: float, tolerance: float = 0.1
+) -> tuple[float, float | None]:
+    """(success ratio before the failure, seconds from the failure until the first bin
+    from which every later bin is within ``tolerance`` of it; None if never)."""
+    before = [b for b in timeline if b["t_s"] + bin_s <= fail_at and b["generated"]]
+    base = sum(b["successful"] for b in before) / max(1, sum(b["generated"] for b in before))
+    after = [b for b in timeline if b["t_s"] >= fail_at]
+    for i, b in enumerate(after):
+        if all(x["success_ratio"] >= base - tolerance for x in after[i:] if x["generated"]):
+            return base, max(0.0, b["t_s"] - fail_at)
+    return base, None
+
+
+def fault_report(out: Path, metrics: LabMetrics, command: str) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bin_s = (
+        metrics.timeline[1]["t_s"] - metrics.timeline[0]["t_s"]
+        if len(metrics.timeline) > 1
+        else 1.0
+    )
+    events = metrics.info.get("events", [])
+    fig, ax = plt.subplots(figsize=(9, 3.5))
+    ax.plot(
+        [b["t_s"] for b in metrics.timeline],
+        [b["success_ratio"] for b in metrics.timeline],
+        drawstyle="steps-post",
+        label="lab success ratio",
+    )
+    for e in events:
+        ax.axvline(e["t"], color="red" if e["action"] == "fail" else "green", ls="--")
+        ax.annotate(f"{e['action']} {e['target']}", (e["t"], 0.05), rotation=90, fontsize=8)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("wall seconds since traffic start")
+    ax.set_ylabel("success ratio (flows arriving in bin)")
+    ax.set_title(f"{metrics.info.get('scenario')} / {metrics.info.get('policy')}: faults")
+    fig.tight_layout()
+    fig.savefig(out / "faults.png", dpi=90)
+    plt.close(fig)
+    lines = [
+        f"# Faults in the lab: {metrics.info.get('scenario')}, {metrics.info.get('policy')}",
+        "",
+        f"Made by: `{command}`",
+        "",
+        "![success ratio over time](faults.png)",
+        "",
+        f"Time scale K = {metrics.info.get('time_scale')}; bins of {bin_s:g} s; overall "
+        f"success ratio {metrics.summary['success_ratio']:.3f} of "
+        f"{metrics.summary['generated']} flows; drops {metrics.summary['drops']}.",
+        "",
+    ]
+    for e in events:
+        if e["action"] != "fail":
+            continue
+        base, rec = recovery_time(metrics.timeline, e["t"], bin_s)
+        verdict = "never within the run" if rec is None else f"{rec:.1f} s"
+        scale = float(metrics.info.get("time_scale", 1.0))
+        lost = [
+            r["arrival_ms"] * scale / 1000.0
+            for r in metrics.flows
+            if r["outcome"] == "LOST" and r["arrival_ms"] * scale / 1000.0 >= e["t"] - 0.5
+        ]
+        if lost:
+            lines.append(
+                f"- {e['target']} failed at {e['t']:.2f} s: flows lost in the network "
+                f"(not rejected by a compute host) arrived from {min(lost):.2f} s to "
+                f"{max(lost):.2f} s ({len(lost)} flows): traffic recovered "
+                f"{max(lost) - e['t']:.2f} s after the failure."
+            )
+        lines.append(
+            f"- {e['target']} failed at {e['t']:.2f} s: success ratio before "
+            f"{base:.3f}; back within 0.1 of it after {verdict} (bin resolution "
+            f"{bin_s:g} s)."
+        )
+    lines += ["", "| t (s) | flows | successful | success ratio |", "|---|---|---|---|"]
+    lines += [
+        f"| {b['t_s']:g} | {b['generated']} | {b['successful']} | {b['success_ratio']:.3f} |"
+        for b in metrics.timeline
+    ]
+    path = out / "faults.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
