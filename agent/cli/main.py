@@ -6,6 +6,7 @@ import click
 
 from agent import __version__
 from agent.cli.check_config import check_config_command
+from agent.cli.coordination_cmd import eval_coordination, train_coordination
 from agent.cli.run_cmd import run_command
 from agent.cli.sim_cmd import sim_command
 
@@ -26,6 +27,8 @@ def eval_group() -> None:
     """Evaluate policies against baselines (one subcommand per problem)."""
 
 
+train_group.add_command(train_coordination)
+eval_group.add_command(eval_coordination)
 cli.add_command(sim_command)
 cli.add_command(check_config_command)
 cli.add_command(run_command)

@@ -14,7 +14,7 @@ from agent.cli.common import fail, input_errors, resolve_scenario, scenario_opti
 from agent.model.scenario import Scenario
 from agent.policies.registry import BASELINES, make_policy
 from agent.sim.metrics import StepMetrics, Totals
-from agent.train.rollout import RolloutResult, run_episodes
+from agent.train.rollout import RolloutResult, policy_context, run_episodes
 
 
 @click.command("sim")
@@ -24,7 +24,7 @@ from agent.train.rollout import RolloutResult, run_episodes
     "policy_name",
     default="shortest-path",
     show_default=True,
-    help=f"one of: {', '.join(BASELINES)}",
+    help=f"a baseline ({', '.join(BASELINES)}) or a shipped or trained policy (name or path)",
 )
 @click.option("--steps", type=click.IntRange(min=1), help="control steps per episode [scenario's]")
 @click.option("--seed", type=int, help="seed of the first episode [scenario's]")
@@ -52,8 +52,10 @@ def sim_command(
     """Run POLICY on SCENARIO (or on coord-sim's three files) and print totals."""
     with input_errors():
         loaded = resolve_scenario(scenario, network, service, traffic)
-        if policy_name not in BASELINES:
-            fail(f"unknown policy {policy_name!r} (known: {', '.join(BASELINES)})")
+        try:  # fails early, with one line, for unknown names and mismatched policies
+            make_policy(policy_name, policy_context(loaded, loaded.seed))
+        except ValueError as exc:
+            fail(str(exc))
         n_steps = steps or loaded.steps
         first_seed = loaded.seed if seed is None else seed
         started = time.perf_counter()

@@ -8,7 +8,7 @@ import statistics
 import time
 from typing import Any, Protocol
 
-from agent.policies.registry import BASELINES
+from agent.policies.registry import known_policies
 from agent.rules.diff import count_rules
 from agent.runtime.daemon import Daemon
 from agent.runtime.overrides import OverrideSpec
@@ -158,7 +158,7 @@ class RunningDaemon:
         return self.daemon.overrides.remove(key)
 
     def known_policies(self) -> list[str]:
-        return list(BASELINES)
+        return known_policies()
 
     def metrics_snapshot(self) -> dict[str, Any]:
         d = self.daemon

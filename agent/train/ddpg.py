@@ -1,0 +1,171 @@
+"""DDPG for coordination, as DeepCoord (Schneider et al., CNSM 2020), in torch.
+
+Actor: an MLP with one softmax head per (node, chain, SF) over destination nodes
+(``agent.policies.coordination.network.Actor``). Critic: an MLP over observation and action.
+Exploration: Gaussian noise (``rand_sigma``) on the actor's weights, clipped at 0; the
+environment renormalises and applies the threshold. Replay buffer of ``mem_limit``; soft
+target updates with rate ``target_model_update``; learning rate decayed as Keras does
+(lr / (1 + decay x updates)). Warm-ups: critic updates start after
+``nb_steps_warmup_critic`` steps, actor updates after ``nb_steps_warmup_actor``.
+
+The loop, top to bottom: optional warm start (behaviour cloning of a searched schedule,
+``pretrain_*`` keys), then per step: act with noise, store, update critic and actor, soft
+update the targets; every ``eval_every`` steps evaluate the deterministic actor and keep the
+best as the run's policy; checkpoints after each evaluation.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agent.policies.coordination.network import mlp
+from agent.train.coordination_common import (
+    AgentConfig,
+    CurveLog,
+    TrainResult,
+    TrainSettings,
+    act,
+    evaluate_actor,
+    finish_run,
+    load_checkpoint,
+    make_actor,
+    make_env,
+    report_progress,
+    run_directory,
+    save_checkpoint,
+    warm_start,
+)
+from agent.train.replay import ReplayBuffer
+
+
+@dataclass
+class DDPGArgs:
+    """The hyper-parameters this file uses, read from the agent configuration."""
+
+    gamma: float
+    tau: float
+    lr: float
+    lr_decay: float
+    batch_size: int
+    buffer: int
+    sigma: float
+    warmup_critic: int
+    warmup_actor: int
+    critic_hidden: list[int]
+    critic_activation: str
+
+    @staticmethod
+    def of(config: AgentConfig) -> DDPGArgs:
+        return DDPGArgs(
+            config.gamma,
+            config.target_model_update,
+            config.learning_rate,
+            config.learning_rate_decay,
+            config.batch_size,
+            config.mem_limit,
+            config.rand_sigma,
+            config.nb_steps_warmup_critic,
+            config.nb_steps_warmup_actor,
+            list(config.critic_hidden_layer_nodes),
+            config.critic_hidden_layer_activation,
+        )
+
+
+class Critic(nn.Module):
+    def __init__(self, obs_size: int, action_size: int, hidden: list[int], activation: str):
+        super().__init__()
+        self.net = mlp([obs_size + action_size, *hidden, 1], activation)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
+        return out
+
+
+def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
+    with torch.no_grad():
+        for t, s in zip(target.parameters(), source.parameters(), strict=True):
+            t.mul_(1 - tau).add_(s, alpha=tau)
+
+
+def decayed(optimiser: torch.optim.Optimizer, lr: float, decay: float, updates: int) -> None:
+    for group in optimiser.param_groups:
+        group["lr"] = lr / (1 + decay * updates)
+
+
+def train(settings: TrainSettings) -> TrainResult:
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    args = DDPGArgs.of(settings.config)
+    env = make_env(settings.scenario, settings.config, settings.seed)
+    obs_size, action_size = env.layout.obs_size, env.layout.action_size
+    actor = make_actor(env, settings.config)
+    critic = Critic(obs_size, action_size, args.critic_hidden, args.critic_activation)
+    teacher = warm_start(env, actor, settings)
+    actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
+    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.lr)
+    critic_opt = torch.optim.Adam(critic.parameters(), lr=args.lr)
+    modules: dict[str, Any] = {"actor": actor, "critic": critic, "actor_target": actor_target}
+    modules |= {"critic_target": critic_target, "actor_opt": actor_opt, "critic_opt": critic_opt}
+    start = load_checkpoint(settings.resume, modules) if settings.resume else 0
+    buffer = ReplayBuffer(args.buffer, obs_size, action_size, settings.seed)
+    run = run_directory(settings)
+    log = CurveLog(run)
+    eval_seed = 1_000_000 + settings.seed * 1_000
+    best_actor, best = (
+        copy.deepcopy(actor),
+        evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed),
+    )
+    log.add({"step": start, "success_ratio": best})
+    obs, _ = env.reset(seed=settings.seed * 100_003)
+    episode_reward, began, updates = 0.0, time.perf_counter(), 0
+    for step in range(start + 1, settings.steps + 1):
+        # act with Gaussian exploration noise on the schedule weights
+        action = act(actor, obs) + rng.normal(0.0, args.sigma, action_size).astype(np.float32)
+        action = np.clip(action, 0.0, 1.0)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, next_obs, terminated)
+        obs, episode_reward = next_obs, episode_reward + reward
+        if terminated or truncated:
+            log.add({"step": step, "episode_reward": episode_reward})
+            report_progress(settings, step - start, episode_reward, began)
+            obs, _ = env.reset()
+            episode_reward = 0.0
+        if step > args.warmup_critic and len(buffer) >= args.batch_size:
+            batch = buffer.sample(args.batch_size)
+            # critic: one-step TD target from the target networks
+            with torch.no_grad():
+                next_q = critic_target(batch.next_obs, actor_target(batch.next_obs))
+                target = batch.rewards + args.gamma * (1 - batch.dones) * next_q
+            critic_loss = nn.functional.mse_loss(critic(batch.obs, batch.actions), target)
+            critic_opt.zero_grad()
+            critic_loss.backward()  # type: ignore[no-untyped-call]
+            critic_opt.step()
+            # actor: ascend the critic's value of the actor's own action
+            if step > args.warmup_actor:
+                actor_loss = -critic(batch.obs, actor(batch.obs)).mean()
+                actor_opt.zero_grad()
+                actor_loss.backward()
+                actor_opt.step()
+            soft_update(actor_target, actor, args.tau)
+            soft_update(critic_target, critic, args.tau)
+            updates += 1
+            decayed(actor_opt, args.lr, args.lr_decay, updates)
+            decayed(critic_opt, args.lr, args.lr_decay, updates)
+        if step % settings.config.eval_every == 0 or step == settings.steps:
+            score = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
+            log.add({"step": step, "success_ratio": score})
+            if score > best:
+                best, best_actor = score, copy.deepcopy(actor)
+            if run is not None:
+                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
+            obs, _ = env.reset()
+            episode_reward = 0.0
+    return finish_run(settings, env, best_actor, best, teacher, start, began, log, run, "ddpg")

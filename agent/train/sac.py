@@ -1,0 +1,151 @@
+"""SAC for coordination (Haarnoja et al., 2018), asked for by DeepCoord's users.
+
+The stochastic actor is the deterministic actor's logits plus state-independent Gaussian
+noise (a learned log standard deviation per output), then the softmax per (node, chain, SF):
+``a = softmax(logits(s) + std * eps)``. The entropy bonus uses the Gaussian log-density of the
+perturbed logits (the softmax's Jacobian is left out: a common surrogate for simplex actions).
+Twin critics, soft target updates, a fixed temperature ``sac_alpha``. The policy that is
+evaluated and shipped is the deterministic ``softmax(logits(s))``, the same ``Actor`` as DDPG.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from agent.policies.coordination.network import Actor
+from agent.train.coordination_common import (
+    AgentConfig,
+    CurveLog,
+    TrainResult,
+    TrainSettings,
+    evaluate_actor,
+    finish_run,
+    load_checkpoint,
+    make_actor,
+    make_env,
+    report_progress,
+    run_directory,
+    save_checkpoint,
+    warm_start,
+)
+from agent.train.ddpg import Critic, DDPGArgs, decayed, soft_update
+from agent.train.replay import ReplayBuffer
+
+
+@dataclass
+class SACArgs(DDPGArgs):
+    alpha: float = 0.01
+    init_log_std: float = -1.0
+
+    @staticmethod
+    def of(config: AgentConfig) -> SACArgs:
+        return SACArgs(**vars(DDPGArgs.of(config)), alpha=config.sac_alpha)
+
+
+class GaussianLogits(nn.Module):
+    """The actor's logits with learned, state-independent noise; samples on the simplex."""
+
+    def __init__(self, actor: Actor, init_log_std: float) -> None:
+        super().__init__()
+        self.actor = actor
+        size = actor.n_nodes * actor.n_rows * actor.n_nodes
+        self.log_std = nn.Parameter(torch.full((size,), init_log_std))
+
+    def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Reparameterised action (B, N*R*N) and its log-density (B,)."""
+        logits = self.actor.logits(obs).flatten(1)
+        std = self.log_std.clamp(-5.0, 1.0).exp()
+        eps = torch.randn_like(logits)
+        noisy = (logits + std * eps).view(obs.shape[0], -1, self.actor.n_nodes)
+        log_prob = (-0.5 * eps.pow(2) - std.log() - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return torch.softmax(noisy, dim=-1).flatten(1), log_prob
+
+
+def train(settings: TrainSettings) -> TrainResult:
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    args = SACArgs.of(settings.config)
+    env = make_env(settings.scenario, settings.config, settings.seed)
+    obs_size, action_size = env.layout.obs_size, env.layout.action_size
+    actor = make_actor(env, settings.config)
+    teacher = warm_start(env, actor, settings)
+    policy = GaussianLogits(actor, args.init_log_std)
+    critics = [
+        Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
+    ]
+    critic_targets = copy.deepcopy(critics)
+    actor_opt = torch.optim.Adam(policy.parameters(), lr=args.lr)
+    critic_opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=args.lr)
+    modules: dict[str, Any] = {"policy": policy, "critic1": critics[0], "critic2": critics[1]}
+    modules |= {"critic1_target": critic_targets[0], "critic2_target": critic_targets[1]}
+    modules |= {"actor_opt": actor_opt, "critic_opt": critic_opt}
+    start = load_checkpoint(settings.resume, modules) if settings.resume else 0
+    buffer = ReplayBuffer(args.buffer, obs_size, action_size, settings.seed)
+    run = run_directory(settings)
+    log = CurveLog(run)
+    eval_seed = 1_000_000 + settings.seed * 1_000
+    best = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
+    best_actor = copy.deepcopy(actor)
+    log.add({"step": start, "success_ratio": best})
+    obs, _ = env.reset(seed=settings.seed * 100_003)
+    episode_reward, began, updates = 0.0, time.perf_counter(), 0
+    for step in range(start + 1, settings.steps + 1):
+        # act by sampling the stochastic policy
+        with torch.no_grad():
+            action = policy.sample(torch.from_numpy(obs)[None])[0][0].numpy()
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, next_obs, terminated)
+        obs, episode_reward = next_obs, episode_reward + reward
+        if terminated or truncated:
+            log.add({"step": step, "episode_reward": episode_reward})
+            report_progress(settings, step - start, episode_reward, began)
+            obs, _ = env.reset()
+            episode_reward = 0.0
+        if step > args.warmup_critic and len(buffer) >= args.batch_size:
+            batch = buffer.sample(args.batch_size)
+            # soft TD target: min of twin target critics minus alpha x log-density
+            with torch.no_grad():
+                next_action, next_log_p = policy.sample(batch.next_obs)
+                next_q = torch.min(
+                    critic_targets[0](batch.next_obs, next_action),
+                    critic_targets[1](batch.next_obs, next_action),
+                )
+                soft_q = next_q - args.alpha * next_log_p
+                target = batch.rewards + args.gamma * (1 - batch.dones) * soft_q
+            critic_loss = nn.functional.mse_loss(critics[0](batch.obs, batch.actions), target)
+            critic_loss = critic_loss + nn.functional.mse_loss(
+                critics[1](batch.obs, batch.actions), target
+            )
+            critic_opt.zero_grad()
+            critic_loss.backward()  # type: ignore[no-untyped-call]
+            critic_opt.step()
+            # actor: maximise min Q - alpha x log-density of its own samples
+            if step > args.warmup_actor:
+                new_action, log_p = policy.sample(batch.obs)
+                q = torch.min(critics[0](batch.obs, new_action), critics[1](batch.obs, new_action))
+                actor_loss = (args.alpha * log_p - q).mean()
+                actor_opt.zero_grad()
+                actor_loss.backward()
+                actor_opt.step()
+            for target_net, critic in zip(critic_targets, critics, strict=True):
+                soft_update(target_net, critic, args.tau)
+            updates += 1
+            decayed(actor_opt, args.lr, args.lr_decay, updates)
+            decayed(critic_opt, args.lr, args.lr_decay, updates)
+        if step % settings.config.eval_every == 0 or step == settings.steps:
+            score = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
+            log.add({"step": step, "success_ratio": score})
+            if score > best:
+                best, best_actor = score, copy.deepcopy(actor)
+            if run is not None:
+                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
+            obs, _ = env.reset()
+            episode_reward = 0.0
+    return finish_run(settings, env, best_actor, best, teacher, start, began, log, run, "sac")

@@ -1,0 +1,137 @@
+"""TD3 for coordination (Fujimoto et al., 2018): DDPG with twin critics (the smaller target
+value), target-policy smoothing (clipped Gaussian noise, ``policy_noise``/``noise_clip``, on
+the target actor's weights) and delayed actor and target updates (every ``policy_delay``
+critic updates). Same actor, exploration, buffer, warm start and run files as ``ddpg``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from agent.train.coordination_common import (
+    AgentConfig,
+    CurveLog,
+    TrainResult,
+    TrainSettings,
+    act,
+    evaluate_actor,
+    finish_run,
+    load_checkpoint,
+    make_actor,
+    make_env,
+    report_progress,
+    run_directory,
+    save_checkpoint,
+    warm_start,
+)
+from agent.train.ddpg import Critic, DDPGArgs, decayed, soft_update
+from agent.train.replay import ReplayBuffer
+
+
+@dataclass
+class TD3Args(DDPGArgs):
+    policy_noise: float = 0.05
+    noise_clip: float = 0.1
+    policy_delay: int = 2
+
+    @staticmethod
+    def of(config: AgentConfig) -> TD3Args:
+        base = DDPGArgs.of(config)
+        return TD3Args(
+            **vars(base),
+            policy_noise=config.policy_noise,
+            noise_clip=config.noise_clip,
+            policy_delay=config.policy_delay,
+        )
+
+
+def train(settings: TrainSettings) -> TrainResult:
+    torch.set_num_threads(settings.threads)
+    torch.manual_seed(settings.seed)
+    rng = np.random.default_rng(settings.seed)
+    args = TD3Args.of(settings.config)
+    env = make_env(settings.scenario, settings.config, settings.seed)
+    obs_size, action_size = env.layout.obs_size, env.layout.action_size
+    actor = make_actor(env, settings.config)
+    critics = [
+        Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
+    ]
+    teacher = warm_start(env, actor, settings)
+    actor_target, critic_targets = copy.deepcopy(actor), copy.deepcopy(critics)
+    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.lr)
+    critic_params = [p for c in critics for p in c.parameters()]
+    critic_opt = torch.optim.Adam(critic_params, lr=args.lr)
+    modules: dict[str, Any] = {"actor": actor, "critic1": critics[0], "critic2": critics[1]}
+    modules |= {"actor_target": actor_target, "critic1_target": critic_targets[0]}
+    modules |= {"critic2_target": critic_targets[1], "actor_opt": actor_opt}
+    modules["critic_opt"] = critic_opt
+    start = load_checkpoint(settings.resume, modules) if settings.resume else 0
+    buffer = ReplayBuffer(args.buffer, obs_size, action_size, settings.seed)
+    run = run_directory(settings)
+    log = CurveLog(run)
+    eval_seed = 1_000_000 + settings.seed * 1_000
+    best = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
+    best_actor = copy.deepcopy(actor)
+    log.add({"step": start, "success_ratio": best})
+    obs, _ = env.reset(seed=settings.seed * 100_003)
+    episode_reward, began, updates = 0.0, time.perf_counter(), 0
+    for step in range(start + 1, settings.steps + 1):
+        action = act(actor, obs) + rng.normal(0.0, args.sigma, action_size).astype(np.float32)
+        action = np.clip(action, 0.0, 1.0)
+        next_obs, reward, terminated, truncated, _ = env.step(action)
+        buffer.add(obs, action, reward, next_obs, terminated)
+        obs, episode_reward = next_obs, episode_reward + reward
+        if terminated or truncated:
+            log.add({"step": step, "episode_reward": episode_reward})
+            report_progress(settings, step - start, episode_reward, began)
+            obs, _ = env.reset()
+            episode_reward = 0.0
+        if step > args.warmup_critic and len(buffer) >= args.batch_size:
+            batch = buffer.sample(args.batch_size)
+            # twin critics towards the smaller target value of a smoothed target action
+            with torch.no_grad():
+                noise = (torch.randn_like(batch.actions) * args.policy_noise).clamp(
+                    -args.noise_clip, args.noise_clip
+                )
+                next_action = (actor_target(batch.next_obs) + noise).clamp(0.0, 1.0)
+                next_q = torch.min(
+                    critic_targets[0](batch.next_obs, next_action),
+                    critic_targets[1](batch.next_obs, next_action),
+                )
+                target = batch.rewards + args.gamma * (1 - batch.dones) * next_q
+            critic_loss = nn.functional.mse_loss(critics[0](batch.obs, batch.actions), target)
+            critic_loss = critic_loss + nn.functional.mse_loss(
+                critics[1](batch.obs, batch.actions), target
+            )
+            critic_opt.zero_grad()
+            critic_loss.backward()  # type: ignore[no-untyped-call]
+            critic_opt.step()
+            updates += 1
+            # delayed actor and target updates
+            if step > args.warmup_actor and updates % args.policy_delay == 0:
+                actor_loss = -critics[0](batch.obs, actor(batch.obs)).mean()
+                actor_opt.zero_grad()
+                actor_loss.backward()
+                actor_opt.step()
+                soft_update(actor_target, actor, args.tau)
+                for target_net, critic in zip(critic_targets, critics, strict=True):
+                    soft_update(target_net, critic, args.tau)
+            decayed(actor_opt, args.lr, args.lr_decay, updates)
+            decayed(critic_opt, args.lr, args.lr_decay, updates)
+        if step % settings.config.eval_every == 0 or step == settings.steps:
+            score = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
+            log.add({"step": step, "success_ratio": score})
+            if score > best:
+                best, best_actor = score, copy.deepcopy(actor)
+            if run is not None:
+                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
+            obs, _ = env.reset()
+            episode_reward = 0.0
+    return finish_run(settings, env, best_actor, best, teacher, start, began, log, run, "td3")

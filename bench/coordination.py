@@ -1,0 +1,140 @@
+"""Coordination on the five DeepCoord Abilene scenarios: the shipped policies against the
+baselines and DeepCoord's published figures, their generalisation to MMPP traffic, and the
+training speed recorded in the shipped cards.
+
+    python bench/coordination.py [--episodes 30] [--seed 0] [--ingress 1,2,3,4,5]
+    python bench/coordination.py --train 3 [--steps 3000]   # retrain one scenario first
+
+Writes bench/out/coordination.md (and .json). Training runs go to bench/out/coordination-runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from agent.model.scenario import Scenario, scenario_from_files  # noqa: E402
+from agent.policies.coordination import load_named  # noqa: E402
+from agent.policies.coordination.policy import SHIPPED  # noqa: E402
+from agent.policies.registry import make_policy  # noqa: E402
+from agent.train import ddpg  # noqa: E402
+from agent.train.coordination_common import TrainSettings, load_agent_config  # noqa: E402
+from agent.train.rollout import policy_context, run_episodes  # noqa: E402
+
+RES = ROOT / "topologies" / "deepcoord" / "res"
+TRAFFIC = RES / "config" / "simulator" / "rand-arrival10_det-size001_duration100.yaml"
+MMPP = RES / "config" / "simulator" / "rand-mmp-arrival12-8_det-size001_dur100.yaml"
+DEEPCOORD = {1: 0.894, 2: 0.750, 3: 0.708, 4: 0.592, 5: 0.556}
+BASELINES = ("shortest-path", "greedy", "load-balance")
+OUT = ROOT / "bench" / "out"
+
+
+def stem(n: int) -> str:
+    return f"abilene-in{n}-rand-cap0-2"
+
+
+def scenario(n: int, traffic: Path = TRAFFIC) -> Scenario:
+    net = RES / "networks" / "abilene" / f"{stem(n)}.graphml"
+    return scenario_from_files(net, RES / "service_functions" / "abc.yaml", traffic)
+
+
+def success(sc: Scenario, name: str, episodes: int, seed: int) -> float:
+    if name in BASELINES:
+        make: Any = lambda c: make_policy(name, c)  # noqa: E731
+    else:
+        policy = load_named(name, policy_context(sc, seed))
+        make = lambda c: policy  # noqa: E731
+    return run_episodes(sc, make, episodes, 200, seed, keep_rows=False).totals.success_ratio
+
+
+def train(n: int, steps: int, seed: int) -> None:
+    sc = scenario(n)
+    agent = SHIPPED / "agent-ddpg.yaml"
+    inputs = {"network": RES / "networks" / "abilene" / f"{stem(n)}.graphml", "agent": agent}
+    settings = TrainSettings(sc, load_agent_config(agent), steps, seed, OUT / "coordination-runs")
+    settings.inputs = inputs
+    result = ddpg.train(settings)
+    runs = sorted((OUT / "coordination-runs").glob(f"{stem(n)}_*_seed{seed}"))
+    target = SHIPPED / stem(n)
+    shutil.copytree(runs[-1] / "best", target, dirs_exist_ok=True)
+    (target / "card.json").write_text(json.dumps(result.card, indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--episodes", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ingress", default="1,2,3,4,5")
+    parser.add_argument("--train", type=int, help="retrain the policy of this ingress count")
+    parser.add_argument("--steps", type=int, default=3000)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.train:
+        train(args.train, args.steps, args.seed)
+    rows: list[dict[str, Any]] = []
+    for n in (int(x) for x in args.ingress.split(",")):
+        row: dict[str, Any] = {"ingress": n, "deepcoord": DEEPCOORD[n]}
+        sc = scenario(n)
+        for name in BASELINES:
+            row[name] = success(sc, name, args.episodes, args.seed)
+        if (SHIPPED / stem(n) / "card.json").is_file():
+            row["ours"] = success(sc, stem(n), args.episodes, args.seed)
+            mmpp = scenario(n, MMPP)
+            row["ours_mmpp"] = success(mmpp, stem(n), args.episodes, args.seed)
+            row["sp_mmpp"] = success(mmpp, "shortest-path", args.episodes, args.seed)
+            card = json.loads((SHIPPED / stem(n) / "card.json").read_text())
+            row["training"] = card["training"]
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "coordination.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (OUT / "coordination.md").write_text(report(rows, args.episodes, args.seed))
+
+
+def pct(value: Any) -> str:
+    return f"{value * 100:.1f} %" if isinstance(value, float) else "-"
+
+
+def report(rows: list[dict[str, Any]], episodes: int, seed: int) -> str:
+    head = "| ingress nodes | " + " | ".join(str(r["ingress"]) for r in rows) + " |"
+    lines = [
+        "# Coordination on the DeepCoord Abilene scenarios",
+        "",
+        f"Success ratio, {episodes} episodes x 200 steps, seeds {seed}..{seed + episodes - 1}, "
+        "traffic rand-arrival10_det-size001_duration100 (generalisation: rand-mmp-arrival12-8).",
+        "",
+        head,
+        "|---" * (len(rows) + 1) + "|",
+    ]
+    keys = [
+        ("DeepCoord DRL (paper)", "deepcoord"),
+        ("ours (shipped policy)", "ours"),
+        *((f"{b} (our simulator)", b) for b in BASELINES),
+        ("ours on MMPP traffic (--generalize)", "ours_mmpp"),
+        ("shortest-path on MMPP traffic", "sp_mmpp"),
+    ]
+    for label, key in keys:
+        lines.append(f"| {label} | " + " | ".join(pct(r.get(key)) for r in rows) + " |")
+    lines += ["", "Training (from the shipped cards):", ""]
+    lines += ["| ingress | steps | RL wall (s) | RL steps/s | total wall incl. warm start (s) |"]
+    lines += ["|---|---|---|---|---|"]
+    for r in rows:
+        t = r.get("training", {})
+        lines.append(
+            f"| {r['ingress']} | {t.get('steps', '-')} | {t.get('wall_s', '-')} | "
+            f"{t.get('steps_per_s', '-')} | {t.get('total_wall_s', '-')} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

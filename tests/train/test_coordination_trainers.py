@@ -1,0 +1,75 @@
+"""Smoke tests: DDPG, TD3 and SAC each train 200 steps; warm start; resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.policies.coordination import load_policy
+from agent.train import ddpg, sac, td3
+from agent.train.coordination_common import AgentConfig, TrainSettings, load_agent_config
+from agent.train.rollout import policy_context
+from tests.envs.test_coordination import abilene
+
+ANCHOR = Path("/work/shared/anchors/DeepCoord/res/config/agent/ddpg")
+
+
+def small_config(**extra: object) -> AgentConfig:
+    return AgentConfig.model_validate(
+        {
+            "episode_steps": 40,
+            "eval_every": 100,
+            "eval_episodes": 1,
+            "nb_steps_warmup_critic": 40,
+            "nb_steps_warmup_actor": 60,
+            "batch_size": 32,
+            **extra,
+        }
+    )
+
+
+@pytest.mark.parametrize("trainer", [ddpg.train, td3.train, sac.train])
+def test_each_algorithm_trains_and_writes_a_run(tmp_path: Path, trainer: object) -> None:
+    scenario = abilene(2)
+    settings = TrainSettings(scenario, small_config(), 200, seed=1, out=tmp_path)
+    result = trainer(settings)  # type: ignore[operator]
+    assert 0.0 < result.best_success <= 1.0 and result.steps_per_s > 0
+    (run,) = tmp_path.iterdir()
+    assert {"config.json", "curves.csv", "curves.png", "best", "checkpoints"} <= {
+        p.name for p in run.iterdir()
+    }
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step100.pt",
+        "step200.pt",
+    ]
+    policy = load_policy(run / "best", policy_context(scenario, 0))
+    assert policy.card["training"]["steps"] == 200
+
+
+def test_resume_continues_from_a_checkpoint(tmp_path: Path) -> None:
+    scenario = abilene(1)
+    first = TrainSettings(scenario, small_config(), 100, seed=2, out=tmp_path / "a")
+    ddpg.train(first)
+    (checkpoint,) = (next((tmp_path / "a").iterdir()) / "checkpoints").iterdir()
+    second = TrainSettings(scenario, small_config(), 200, seed=2, resume=checkpoint)
+    result = ddpg.train(second)
+    assert result.curve[0]["step"] == 100  # started where the checkpoint left off
+
+
+def test_warm_start_imitates_a_searched_schedule() -> None:
+    config = small_config(
+        pretrain_search_iterations=2,
+        pretrain_search_population=4,
+        pretrain_search_steps=20,
+        pretrain_bc_steps=50,
+    )
+    result = ddpg.train(TrainSettings(abilene(1), config, 100, seed=0))
+    assert result.card["training"]["warm_start_teacher_success"] is not None
+
+
+@pytest.mark.skipif(not ANCHOR.is_dir(), reason="DeepCoord's agent files not here")
+def test_reads_every_deepcoord_agent_yaml() -> None:
+    for path in sorted(ANCHOR.glob("*.yaml")):
+        config = load_agent_config(path)
+        assert config.episode_steps == 200
