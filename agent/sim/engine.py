@@ -63,6 +63,7 @@ class Simulator(FlowCore):
         self.pd_mean = [f.processing_delay_mean for f in functions]
         self.pd_stdev = [f.processing_delay_stdev for f in functions]
         self.startup = [f.startup_delay for f in functions]
+        self.has_startup = any(self.startup)
         identity = all(f.resource.is_identity for f in functions)
         self.resource = None if identity else [f.resource.fn for f in functions]
         self.ttl_choices = list(scenario.traffic.config.ttl_choices)
@@ -115,6 +116,7 @@ class Simulator(FlowCore):
         self.dropped = 0
         self.schedule: dict[int, ScheduleEntry] = {}
         self._applied: Decision | None = None
+        self._counting: list[ScheduleEntry] = []  # entries whose round robin counts
         self._placed: dict[int, frozenset[int]] = {}
         self.paths = self._compute_paths()
         self.requested = [0.0] * (len(self.node_ids) * len(self.chain_names) * len(self.sf_names))
@@ -170,16 +172,22 @@ class Simulator(FlowCore):
         return self.totals
 
     def apply(self, decision: Decision) -> None:
-        if decision is self._applied:  # a policy repeating itself: reuse the compiled form
+        repeated = decision is self._applied
+        if repeated:  # a policy repeating itself: reuse the compiled form
             table, placed = self.schedule, self._placed
-            for entry in table.values():
+            for entry in self._counting:
                 entry.reset()
         else:
             table, placed = self._compile(decision)
             self._applied, self._placed = decision, placed
+            self._counting = [entry for entry in table.values() if entry.single < 0]
+        # coord-sim restarts idle placed instances at every decision; that only matters
+        # (and only costs) where an SF has a startup delay
+        restart = not repeated or self.has_startup
         for i, state in enumerate(self.nodes):
             state.release_until(self.now)
-            state.place(placed.get(i, frozenset()), self.now)
+            if restart:
+                state.place(placed.get(i, frozenset()), self.now)
             state.max_usage = state.usage(self.resource)
         for link in self.links:
             link.rate_time = 0.0
