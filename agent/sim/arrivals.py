@@ -41,7 +41,6 @@ class ArrivalProcess:
         self.rngs = {node: random.Random(f"arrivals/{seed}/{node}") for node in ingress}
         self.queues: dict[str, deque[Arrival]] = {node: deque() for node in ingress}
         self.next_time: dict[str, float | None] = dict.fromkeys(ingress, 0.0)
-        self.pending_rate = 0.0  # total rate of drawn flows that have not arrived yet
         self.timelines = _trace_timelines(trace, ingress)
         self.states: dict[str, list[str]] = {}
         if config.use_states and config.states and not trace:
@@ -96,7 +95,7 @@ class ArrivalProcess:
         cfg, rng, append = self.config, self.rngs[node], self.queues[node].append
         mean, stdev, shape = cfg.inter_arrival_mean, cfg.flow_dr_stdev, cfg.flow_size_shape
         fixed_size, fixed_arrival = cfg.deterministic_size, cfg.deterministic_arrival
-        time, pending, rate, size = self.next_time[node], 0.0, cfg.flow_dr_mean, shape
+        time, rate, size = self.next_time[node], cfg.flow_dr_mean, shape
         while time is not None and time <= until:
             while True:
                 if stdev:
@@ -106,10 +105,8 @@ class ArrivalProcess:
                 if rate > 0 and size >= 0:
                     break
             append((time, rate, size))
-            pending += rate
             time += mean if fixed_arrival else rng.expovariate(1.0 / mean)
         self.next_time[node] = time
-        self.pending_rate += pending
 
     def _draw(self, node: str, time: float) -> None:
         mean = self.mean_at(node, time)
@@ -127,18 +124,20 @@ class ArrivalProcess:
             if rate > 0 and size >= 0:
                 break
         self.queues[node].append((time, rate, size))
-        self.pending_rate += rate
         inter = mean if cfg.deterministic_arrival else rng.expovariate(1.0 / mean)
         self.next_time[node] = time + inter
+
+    @property
+    def pending_rate(self) -> float:
+        """Total rate of the flows drawn that have not arrived yet."""
+        return sum(rate for queue in self.queues.values() for _, rate, _ in queue)
 
     def head(self, node: str) -> float | None:
         queue = self.queues[node]
         return queue[0][0] if queue else None
 
     def pop(self, node: str) -> Arrival:
-        arrival = self.queues[node].popleft()
-        self.pending_rate -= arrival[1]
-        return arrival
+        return self.queues[node].popleft()
 
 
 def _trace_timelines(

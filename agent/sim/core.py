@@ -66,6 +66,8 @@ class FlowCore:
     alive_rate: float
     lingering: deque[tuple[float, float]]  # (end of a flow's last holding, rate), in order
     lingering_sorted: bool  # every flow lingers equally long: append keeps the order
+    queues: list[deque[tuple[float, float, float]]]  # arrivals drawn ahead, by node index
+    plain_flows: bool  # one chain, no egress nodes, one TTL
     link_log: list[tuple[int, float, float, float]]  # booked holdings: link, start, end, rate
     arrivals: ArrivalProcess
     nodes: list[NodeState]
@@ -149,17 +151,14 @@ class FlowCore:
         self.links_safe = self._links_cannot_fill(start)
 
     def _on_arrival(self, node: int, time: float) -> None:
-        arrivals = self.arrivals
-        queue = arrivals.queues[self.node_ids[node]]
+        queue = self.queues[node]
         _, rate, size = queue.popleft()
-        arrivals.pending_rate -= rate
         if queue:
             heapq.heappush(self.events, (queue[0][0], node - self.n_nodes, ARRIVAL, node))
-        rng = self.rng
-        chain = rng.randrange(self.n_chains) if self.n_chains > 1 else 0
-        egress = rng.choice(self.egress) if self.egress else -1
-        ttls = self.ttl_choices
-        ttl = ttls[0] if len(ttls) == 1 else rng.choice(ttls)
+        if self.plain_flows:  # one chain, no egress nodes, one TTL: nothing to draw
+            chain, egress, ttl = 0, -1, self.ttl_choices[0]
+        else:
+            chain, egress, ttl = self._draw_flow_details()
         self.flow_count += 1
         flow = Flow(self.flow_count, chain, rate, size / rate * 1000.0, ttl, node, egress)
         flow.sfs = self.chain_sfs[chain]
@@ -172,10 +171,17 @@ class FlowCore:
                 self.lingering.append(entry)
             else:
                 insort(self.lingering, entry)
-        if self.nodes[node].down:
-            self._drop(flow, FAILURE)
-        else:
+        if self.merge_paths or not self.nodes[node].down:  # only failures take nodes down
             self._advance(flow, time)
+        else:
+            self._drop(flow, FAILURE)
+
+    def _draw_flow_details(self) -> tuple[int, int, float]:
+        rng, ttls = self.rng, self.ttl_choices
+        chain = rng.randrange(self.n_chains) if self.n_chains > 1 else 0
+        egress = rng.choice(self.egress) if self.egress else -1
+        ttl = ttls[0] if len(ttls) == 1 else rng.choice(ttls)
+        return chain, egress, ttl
 
     def _advance(self, flow: Flow, time: float) -> None:
         """Decide where the flow goes next and set it on its way."""

@@ -67,6 +67,9 @@ class Simulator(FlowCore):
         identity = all(f.resource.is_identity for f in functions)
         self.resource = None if identity else [f.resource.fn for f in functions]
         self.ttl_choices = list(scenario.traffic.config.ttl_choices)
+        self.plain_flows = (
+            len(self.chain_names) == 1 and not net.egress and len(self.ttl_choices) == 1
+        )
         self.round_robin = scenario.schedule_mode is ScheduleMode.ROUND_ROBIN
         self.ingress = [self.node_index[n] for n in net.ingress]
         self.egress = [self.node_index[n] for n in net.egress]
@@ -98,6 +101,7 @@ class Simulator(FlowCore):
         self.arrivals = ArrivalProcess(
             traffic.config, net.ingress, traffic.trace, self.seed, self.run_duration
         )
+        self.queues = [self.arrivals.queues.get(name, deque()) for name in self.node_ids]
         self.alive_rate = 0.0
         self.lingering = deque()
         config = self.scenario.traffic.config
