@@ -168,6 +168,10 @@ async def delete_override(request: web.Request) -> web.Response:
     return web.json_response({"overrides": view.overrides()})
 
 
+async def recovery(request: web.Request) -> web.Response:
+    return web.json_response(request.app[VIEW].recovery())
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec())
 
@@ -188,5 +192,6 @@ def make_app(view: DaemonView, token: str | None) -> web.Application:
     app.router.add_post("/overrides", add_override)
     app.router.add_delete("/overrides", delete_overrides)
     app.router.add_delete("/overrides/{id}", delete_override)
+    app.router.add_get("/recovery", recovery)
     app.router.add_get("/openapi.json", openapi)
     return app

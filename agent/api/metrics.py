@@ -49,6 +49,16 @@ class DaemonCollector(Collector):
         info = GaugeMetricFamily("agent_config_info", "The loaded configuration", labels=["hash"])
         info.add_metric([snap["config_hash"]], 1.0)
         yield info
+        yield GaugeMetricFamily(
+            "agent_recovery_pending_repairs",
+            "Failed switches and links still to repair, in the plan",
+            value=float(snap["recovery_pending"]),
+        )
+        yield GaugeMetricFamily(
+            "agent_recovery_plan_utility",
+            "Total utility the repair plan expects over the recovery",
+            value=float(snap["recovery_total_utility"]),
+        )
         for name, value in snap["backend"].items():
             yield GaugeMetricFamily(f"agent_backend_{name}", f"Backend figure {name}", value=value)
 

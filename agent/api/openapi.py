@@ -106,6 +106,7 @@ def spec() -> dict[str, Any]:
                 "responses": _write_responses("200"),
             }
         },
+        "/recovery": _get("Failed switches and links and the repair order (DeepPR)"),
         "/openapi.json": _get("This document"),
     }
     return {

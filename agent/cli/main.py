@@ -7,6 +7,7 @@ import click
 from agent import __version__
 from agent.cli.check_config import check_config_command
 from agent.cli.coordination_cmd import eval_coordination, train_coordination
+from agent.cli.recovery_cmd import eval_recovery, train_recovery
 from agent.cli.run_cmd import run_command
 from agent.cli.sim_cmd import sim_command
 
@@ -28,7 +29,9 @@ def eval_group() -> None:
 
 
 train_group.add_command(train_coordination)
+train_group.add_command(train_recovery)
 eval_group.add_command(eval_coordination)
+eval_group.add_command(eval_recovery)
 cli.add_command(sim_command)
 cli.add_command(check_config_command)
 cli.add_command(run_command)

@@ -14,6 +14,9 @@ import structlog
 from agent.model.scenario import Scenario
 from agent.model.types import Decision, Observation
 from agent.policies.base import Policy, PolicyContext
+from agent.policies.recovery.base import RatioPolicy, RecoveryPolicy
+from agent.policies.recovery.deeppr import DeepPRPolicy
+from agent.policies.recovery.planner import RecoveryReport, recovery_report
 from agent.policies.registry import make_policy
 from agent.rules.compiler import RuleCompiler, Topology
 from agent.rules.diff import Change, plan_changes
@@ -80,6 +83,9 @@ class Daemon:
         self._policies: dict[str, Policy] = {}
         self._compilers: dict[object, RuleCompiler] = {}
         self._compiled: tuple[object, Decision, Decision, list[Intent]] | None = None
+        self.recovery: RecoveryReport | None = None  # repair plan while elements are down
+        self._recovery_key: object = (frozenset(), frozenset())
+        self._recovery_policy: RecoveryPolicy | None = None
         self._context = PolicyContext(scenario.network, scenario.services, scenario.routing, 0)
 
     # ------------------------------------------------------------------ policies
@@ -143,6 +149,7 @@ class Daemon:
                 self.reconcile_pending = True  # try again next cycle
                 log.warning("cannot read installed rules", error=str(exc))
         observation = self.backend.observation() or _empty_observation(self.scenario)
+        await self._plan_recovery()
         decision, source, fallback = await self.decide(observation)
         marks["decide"] = time.perf_counter()
         decision, intents = self._compile(decision)
@@ -164,6 +171,41 @@ class Daemon:
         )
         self._account(record, marks["diff"] - t0)
         return record
+
+    async def _plan_recovery(self) -> None:
+        """When the set of failed switches and links changes, order their repairs with
+        the recovery policy (the shipped DeepPR, RATIO if it cannot load)."""
+        down_nodes, down_links = self.backend.down()
+        key = (down_nodes, down_links)
+        if key == self._recovery_key:
+            return
+        self._recovery_key = key
+        if not down_nodes and not down_links:
+            self.recovery = None
+            return
+        if self._recovery_policy is None:
+            try:
+                self._recovery_policy = DeepPRPolicy.load()
+            except Exception as exc:  # a broken policy file must not stop recovery planning
+                log.warning("recovery policy unavailable, using RATIO", error=str(exc))
+                self._recovery_policy = RatioPolicy()
+        policy = self._recovery_policy
+        network = self.scenario.network
+        links = [tuple(sorted(link)) for link in down_links]
+        loop = asyncio.get_running_loop()
+        try:
+            self.recovery = await loop.run_in_executor(
+                self.executor, lambda: recovery_report(network, down_nodes, links, policy)
+            )
+        except ValueError as exc:  # e.g. every switch failed: nowhere to plan from
+            log.warning("no recovery plan", error=str(exc))
+            self.recovery = None
+        if self.recovery is not None:
+            log.info(
+                "recovery plan",
+                next_repair=self.recovery.next_repair,
+                failed=len(self.recovery.plan.steps),
+            )
 
     def _compile(self, decision: Decision) -> tuple[Decision, list[Intent]]:
         """Overrides, safety checks, rules; reused while nothing they depend on changed

@@ -25,6 +25,7 @@ class DaemonView(Protocol):
     def remove_override(self, key: int | None) -> bool: ...
     def metrics_snapshot(self) -> dict[str, Any]: ...
     def known_policies(self) -> list[str]: ...
+    def recovery(self) -> dict[str, Any]: ...
 
 
 class RunningDaemon:
@@ -160,6 +161,12 @@ class RunningDaemon:
     def known_policies(self) -> list[str]:
         return known_policies()
 
+    def recovery(self) -> dict[str, Any]:
+        report = self.daemon.recovery
+        if report is None:
+            return {"failed": False, "down_nodes": [], "down_links": [], "plan": None}
+        return {"failed": True, **report.model_dump(mode="json")}
+
     def metrics_snapshot(self) -> dict[str, Any]:
         d = self.daemon
         latencies = sorted(d.counters.latencies)
@@ -182,5 +189,7 @@ class RunningDaemon:
             "ready": d.ready,
             "fallback": bool(cycle and cycle.fallback),
             "config_hash": self.config_hash,
+            "recovery_pending": len(d.recovery.plan.steps) if d.recovery else 0,
+            "recovery_total_utility": d.recovery.plan.total_utility if d.recovery else 0.0,
             "backend": d.backend.stats(),
         }

@@ -77,6 +77,12 @@ async def test_status_topology_decision_rules(client: Client, daemon: Daemon) ->
     assert len(rules) == len(daemon.installed) and {r["kind"] for r in rules} == {"flow", "group"}
 
 
+async def test_recovery_is_empty_while_nothing_failed(client: Client, daemon: Daemon) -> None:
+    await daemon.cycle()
+    body = await (await client.get("/recovery")).json()
+    assert body == {"failed": False, "down_nodes": [], "down_links": [], "plan": None}
+
+
 async def test_metrics(client: Client, daemon: Daemon) -> None:
     await daemon.cycle()
     text = await (await client.get("/metrics")).text()
@@ -87,6 +93,7 @@ async def test_metrics(client: Client, daemon: Daemon) -> None:
         "agent_config_errors_total",
         'agent_config_info{hash="',
         "agent_backend_sim_success_ratio",
+        "agent_recovery_pending_repairs",
     ):
         assert name in text
 
@@ -206,5 +213,6 @@ async def test_openapi_lists_every_route(client: Client) -> None:
         "/metrics",
         "/overrides",
         "/overrides/{id}",
+        "/recovery",
         "/openapi.json",
     }

@@ -4,11 +4,12 @@ table): install, readiness, fallback, overrides, failed installs, reconciliation
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
 
-from agent.model.scenario import Scenario, load_scenario
+from agent.model.scenario import Failure, Scenario, load_scenario
 from agent.model.types import Decision, Observation
 from agent.rules.compiler import group_id
 from agent.rules.intents import GroupIntent
@@ -234,3 +235,32 @@ async def test_a_failing_instance_manager_keeps_the_rules(
     record = await daemon.cycle()
     assert not record.install_ok and "no capacity" in record.errors[0]
     assert sorted(map(repr, await backend.dump())) == good
+
+
+async def test_three_failed_nodes_get_a_repair_plan_within_one_cycle(scenario: Scenario) -> None:
+    failed = ("pop4", "pop6", "pop9")
+    failures = tuple(Failure(down_at=0.0, up_at=None, node=n) for n in failed)
+    broken = dataclasses.replace(scenario, failures=failures)
+    backend = SimBackend(broken, time_scale=1e-4, seed=1)
+    daemon = Daemon(AgentConfig(), broken, backend)
+    await backend.start()
+    try:
+        await daemon.cycle()
+        await step_once(backend)
+        assert backend.down()[0] == frozenset(failed)
+        record = await daemon.cycle()  # the cycle that sees the failures plans their repair
+        assert record.install_ok
+        report = daemon.recovery
+        assert report is not None and sorted(report.down_nodes) == sorted(failed)
+        repaired = [step.label for step in report.plan.steps]
+        assert sorted(repaired) == sorted(failed) and report.next_repair == repaired[0]
+        # forwarding avoids the failed nodes at once: no weight toward them, no rules on them
+        decision = daemon.last_decision
+        assert decision is not None
+        targets = {d for c in decision.schedule.values() for w in c["sfc_1"].values() for d in w}
+        assert not targets & set(failed)
+        dead = {backend.wiring.dpids[n] for n in failed}
+        assert not [i for i in daemon.installed if i.dpid in dead]
+    finally:
+        await backend.stop()
+        daemon.executor.shutdown(wait=False)

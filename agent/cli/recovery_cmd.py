@@ -1,0 +1,341 @@
+"""``agent train recovery`` and ``agent eval recovery``: progressive recovery (DeepPR).
+
+``eval recovery`` runs every method on the same instances and reports, per method, the mean
+and minimum ratio of its total utility to DP-OPT's (or, where DP-OPT is out of reach, to the
+best method's on that instance). Instance k of a GNP size n uses seed S + k; Zoo graphs draw
+their utilities and demands from seed S + k too.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import torch
+
+from agent.cli.common import fail
+from agent.model.recovery import GraphFamily, Mode, RecoveryInstance, parse_graphs, total_utility
+from agent.policies.recovery.base import RandomPolicy, RatioPolicy, RecoveryPolicy
+from agent.policies.recovery.deeppr import SHIPPED, DeepPRPolicy
+from agent.policies.recovery.dp import dp_optimal
+from agent.policies.recovery.networks import save_network
+from agent.train.deeppr import TrainArgs, train
+
+METHODS = ("deeppr", "deeppr-greedy", "ratio", "random")
+MODES = click.Choice(["compliant", "adversarial"])
+
+
+@dataclass
+class Row:
+    """One instance: the reference total and every method's total and time."""
+
+    graph: str
+    instance: RecoveryInstance
+    seed: int
+    reference: str
+    best: float = 0.0
+    totals: dict[str, float] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def ratio(self, method: str) -> float:
+        return self.totals[method] / self.best if self.best > 0 else 1.0
+
+
+def _families(spec: str) -> list[GraphFamily]:
+    try:
+        return parse_graphs(spec)
+    except ValueError as exc:
+        fail(f"--graphs: {exc}")
+
+
+def _methods(spec: str, policy_dir: Path | None, beam: int, seed: int) -> dict[str, RecoveryPolicy]:
+    names = [m.strip() for m in spec.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METHODS]
+    if unknown or not names:
+        fail(f"--methods: unknown {', '.join(unknown) or '(none)'} (known: {', '.join(METHODS)})")
+    directory = policy_dir or SHIPPED
+    if any(m.startswith("deeppr") for m in names) and not (directory / "card.json").exists():
+        fail(f"--policy: no DeepPR policy (card.json) in {directory}")
+    out: dict[str, RecoveryPolicy] = {}
+    for name in names:
+        if name == "deeppr":
+            out[name] = DeepPRPolicy.load(directory, "beam", beam)
+        elif name == "deeppr-greedy":
+            out[name] = DeepPRPolicy.load(directory, "greedy")
+        elif name == "ratio":
+            out[name] = RatioPolicy()
+        else:
+            out[name] = RandomPolicy(seed)
+    return out
+
+
+def make_instances(
+    families: list[GraphFamily], count: int, seed: int, mode: Mode
+) -> list[tuple[str, RecoveryInstance, int]]:
+    out: list[tuple[str, RecoveryInstance, int]] = []
+    for family in families:
+        for size in family.sizes or (None,):
+            for k in range(count):
+                try:
+                    instance = family.instance(seed + k, mode, size)
+                except ValueError as exc:
+                    fail(f"{family.label}: {exc}")
+                out.append((family.label, instance, seed + k))
+    return out
+
+
+def evaluate_rows(
+    items: list[tuple[str, RecoveryInstance, int]],
+    methods: dict[str, RecoveryPolicy],
+    dp_max: int,
+) -> list[Row]:
+    rows: list[Row] = []
+    for graph, instance, seed in items:
+        exact = len(instance.to_repair) <= dp_max
+        row = Row(graph, instance, seed, "dp-opt" if exact else "best")
+        for name, policy in methods.items():
+            started = time.perf_counter()
+            order = policy.order(instance)
+            row.seconds[name] = time.perf_counter() - started
+            row.totals[name] = total_utility(instance, order)
+        if exact:
+            started = time.perf_counter()
+            row.best = dp_optimal(instance)[0]
+            row.seconds["dp-opt"] = time.perf_counter() - started
+        else:
+            row.best = max(row.totals.values())
+        rows.append(row)
+    return rows
+
+
+def summarise(rows: list[Row], methods: list[str]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for m in methods:
+        ratios = [row.ratio(m) for row in rows]
+        out[m] = {
+            "mean_ratio": round(sum(ratios) / len(ratios), 6),
+            "min_ratio": round(min(ratios), 6),
+            "mean_total": round(sum(row.totals[m] for row in rows) / len(rows), 3),
+            "at_least_ratio": sum(
+                row.totals[m] >= row.totals.get("ratio", -1.0) - 1e-9 for row in rows
+            ),
+            "mean_seconds": round(sum(row.seconds[m] for row in rows) / len(rows), 4),
+        }
+    return out
+
+
+def _write(out: Path, rows: list[Row], summary: dict[str, Any], methods: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "instances.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["graph", "instance", "nodes", "seed", "reference", "reference_total"]
+            + [f"{m}_total" for m in methods]
+            + [f"{m}_ratio" for m in methods]
+        )
+        for row in rows:
+            writer.writerow(
+                [row.graph, row.instance.name, row.instance.n, row.seed, row.reference, row.best]
+                + [row.totals[m] for m in methods]
+                + [round(row.ratio(m), 6) for m in methods]
+            )
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    (out / "recovery.md").write_text(markdown_table(summary) + "\n")
+    title = f"{summary['graphs']}, {summary['mode']}, {summary['instances']} instances"
+    _plot(out / "ratios.png", rows, methods, str(summary["reference"]), title)
+
+
+def markdown_table(summary: dict[str, Any]) -> str:
+    """The per-method table as markdown."""
+    lines = [
+        f"{summary['instances']} instances of {summary['graphs']} ({summary['mode']}, "
+        f"seeds {summary['seeds']}), ratio to {summary['reference']}",
+        "",
+        "| method | mean ratio | min ratio | mean total utility | >= RATIO | mean time (s) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in summary["methods"].items():
+        lines.append(
+            f"| {name} | {s['mean_ratio'] * 100:.2f} % | {s['min_ratio'] * 100:.2f} % | "
+            f"{s['mean_total']} | {s['at_least_ratio']}/{summary['instances']} | "
+            f"{s['mean_seconds']} |"
+        )
+    return "\n".join(lines)
+
+
+def _plot(path: Path, rows: list[Row], methods: list[str], reference: str, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.boxplot([[row.ratio(m) * 100 for row in rows] for m in methods])
+    ax.set_xticks(range(1, len(methods) + 1), methods)
+    ax.set_ylabel(f"% of {reference}")
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+@click.command("recovery")
+@click.option(
+    "--graphs",
+    default="gnp:15-20",
+    show_default=True,
+    help="gnp:N, gnp:A-B, zoo:NAME, comma-separated",
+)
+@click.option(
+    "--instances",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="per GNP size / Zoo graph",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="instance k uses seed S + k")
+@click.option("--mode", type=MODES, default="compliant", show_default=True)
+@click.option("--methods", default=",".join(METHODS), show_default=True)
+@click.option(
+    "--policy", "policy_dir", type=click.Path(path_type=Path), help="DeepPR policy folder [shipped]"
+)
+@click.option("--beam-width", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option(
+    "--dp-max-nodes",
+    type=click.IntRange(min=1, max=24),
+    default=22,
+    show_default=True,
+    help="largest number of nodes to repair solved by DP-OPT",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads"
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="write instances.csv, summary.json, recovery.md, ratios.png",
+)
+def eval_recovery(
+    graphs: str,
+    instances: int,
+    seed: int,
+    mode: Mode,
+    methods: str,
+    policy_dir: Path | None,
+    beam_width: int,
+    dp_max_nodes: int,
+    threads: int,
+    fmt: str,
+    out: Path | None,
+) -> None:
+    """Compare DeepPR, RATIO and RANDOM with DP-OPT on progressive-recovery instances."""
+    torch.set_num_threads(threads)
+    families = _families(graphs)
+    policies = _methods(methods, policy_dir, beam_width, seed)
+    items = make_instances(families, instances, seed, mode)
+    started = time.perf_counter()
+    rows = evaluate_rows(items, policies, dp_max_nodes)
+    kinds = {row.reference for row in rows}
+    summary: dict[str, Any] = {
+        "methods": summarise(rows, list(policies)),
+        "reference": kinds.pop() if len(kinds) == 1 else "dp-opt where feasible, else best",
+        "graphs": graphs,
+        "mode": mode,
+        "instances": len(rows),
+        "seeds": f"{seed}..{seed + instances - 1}",
+        "policy": str(policy_dir or SHIPPED),
+        "wall_s": round(time.perf_counter() - started, 2),
+    }
+    if out is not None:
+        _write(out, rows, summary, list(policies))
+    click.echo(json.dumps(summary) if fmt == "json" else markdown_table(summary))
+
+
+@click.command("recovery")
+@click.option("--variant", type=click.Choice(["node", "paper"]), default="node", show_default=True)
+@click.option(
+    "--graphs",
+    default="gnp:10-24",
+    show_default=True,
+    help="training graphs (paper: the first one, its smallest size)",
+)
+@click.option("--episodes", type=click.IntRange(min=1), default=3000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option(
+    "--mode",
+    type=MODES,
+    default="compliant",
+    show_default=True,
+    help="paper variant: its instance's mode",
+)
+@click.option(
+    "--instance-seed",
+    type=int,
+    default=1,
+    show_default=True,
+    help="paper variant: its instance's seed",
+)
+@click.option("--adversarial-share", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="policy folder to write",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def train_recovery(
+    variant: str,
+    graphs: str,
+    episodes: int,
+    seed: int,
+    mode: Mode,
+    instance_seed: int,
+    adversarial_share: float,
+    out: Path,
+    fmt: str,
+) -> None:
+    """Train a DeepPR policy (DQN with RATIO-guided exploration) and save it to --out."""
+    families = _families(graphs)
+    args = TrainArgs(
+        variant="paper" if variant == "paper" else "node",
+        episodes=episodes,
+        seed=seed,
+        families=families,
+        adversarial_share=adversarial_share,
+    )
+    instance = None
+    if variant == "paper":
+        instance = families[0].instance(instance_seed, mode, (families[0].sizes or (None,))[0])
+    result = train(args, instance)
+    card = {
+        **result.card,
+        "trained_with": (
+            f"agent train recovery --variant {variant} --graphs {graphs} "
+            f"--episodes {episodes} --seed {seed}"
+        ),
+    }
+    save_network(result.net, out, card)
+    tail = result.returns[-min(100, len(result.returns)) :]
+    summary = {
+        "variant": variant,
+        "episodes": episodes,
+        "seconds_per_episode": round(result.seconds_per_episode, 4),
+        "mean_return_last_100": round(sum(tail) / len(tail), 2),
+        "out": str(out),
+    }
+    if fmt == "json":
+        click.echo(json.dumps(summary))
+    else:
+        for key, value in summary.items():
+            click.echo(f"{key:<22} {value}")

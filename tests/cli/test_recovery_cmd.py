@@ -1,0 +1,132 @@
+"""``agent train recovery`` / ``agent eval recovery`` through a throwaway click group."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+import torch
+from click.testing import CliRunner
+
+from agent.cli.recovery_cmd import eval_recovery, train_recovery
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread() -> Iterator[None]:
+    """Tiny networks run fastest on one thread (and the machine is shared)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@click.group()
+def cli() -> None:
+    """Throwaway group standing in for ``agent``."""
+
+
+@cli.group("train")
+def train_group() -> None:
+    """train"""
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """eval"""
+
+
+train_group.add_command(train_recovery)
+eval_group.add_command(eval_recovery)
+
+
+def test_eval_json_csv_markdown_and_plot(tmp_path: Path) -> None:
+    args = ["eval", "recovery", "--graphs", "gnp:9-10", "--instances", "2", "--seed", "5"]
+    result = CliRunner().invoke(
+        cli, [*args, "--mode", "adversarial", "--format", "json", "--out", str(tmp_path)]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert set(summary["methods"]) == {"deeppr", "deeppr-greedy", "ratio", "random"}
+    for stats in summary["methods"].values():
+        assert 0 < stats["min_ratio"] <= stats["mean_ratio"] <= 1.0 + 1e-9
+    assert summary["reference"] == "dp-opt" and summary["instances"] == 4
+    rows = list(csv.DictReader((tmp_path / "instances.csv").open()))
+    assert [r["seed"] for r in rows] == ["5", "6", "5", "6"]
+    assert "| deeppr |" in (tmp_path / "recovery.md").read_text()
+    assert (tmp_path / "ratios.png").stat().st_size > 1000
+
+
+def test_eval_without_dp_uses_the_best_method_as_reference() -> None:
+    args = [
+        "eval",
+        "recovery",
+        "--graphs",
+        "zoo:BtNorthAmerica",
+        "--instances",
+        "1",
+        "--methods",
+        "ratio,random",
+        "--format",
+        "json",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["reference"] == "best"
+    assert max(s["min_ratio"] for s in summary["methods"].values()) == 1.0
+
+
+def test_input_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    runner = CliRunner()
+    for extra in (
+        ["--graphs", "gnp:x"],
+        ["--graphs", "zoo:Nowhere"],
+        ["--methods", "magic"],
+        ["--policy", str(tmp_path)],
+    ):
+        result = runner.invoke(cli, ["eval", "recovery", "--instances", "1", *extra])
+        assert result.exit_code == 2, (extra, result.output)
+        assert result.output.startswith("error: ") and result.output.count("\n") == 1
+
+
+def test_train_then_evaluate_the_trained_policy(tmp_path: Path) -> None:
+    out = tmp_path / "policy"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "train",
+            "recovery",
+            "--graphs",
+            "gnp:8",
+            "--episodes",
+            "5",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["episodes"] == 5
+    assert {p.name for p in out.iterdir()} == {"card.json", "model.safetensors"}
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            "recovery",
+            "--graphs",
+            "gnp:8",
+            "--instances",
+            "1",
+            "--policy",
+            str(out),
+            "--methods",
+            "deeppr,ratio",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "| deeppr |" in result.output
