@@ -14,8 +14,8 @@ JSON-lines protocol, one request per line::
     {"op": "stop", "placement": {"pop3": ["b"]}}         -> {"ok": true, "running": {...}}
     {"op": "running"}                                    -> {"ok": true, "running": {...}}
 
-and ``InstanceClient`` is the daemon-side client (to be moved into
-agent/southbound/instances.py; see the lab report).
+and the daemon talks to it with ``agent.southbound.instances.JsonLinesInstanceManager``
+(its configuration: ``instances: {kind: json-lines, endpoint: unix:PATH}``).
 """
 
 from __future__ import annotations
@@ -163,46 +163,3 @@ class InstanceServer:
         self.server.server_close()
         with contextlib.suppress(OSError):
             self.path.unlink()
-
-
-class InstanceClient:
-    """The daemon side: an InstanceManager that forwards to an InstanceServer.
-    Reference implementation of the proposed ``instances: {kind: lab, endpoint:
-    unix:PATH}`` configuration key."""
-
-    def __init__(self, endpoint: str, timeout: float = 10.0) -> None:
-        if not endpoint.startswith("unix:"):
-            raise ValueError("endpoint must be unix:PATH")
-        self.path = endpoint.removeprefix("unix:")
-        self.timeout = timeout
-        self._running: Placement = {}
-        self._lock = asyncio.Lock()
-
-    async def _call(self, request: dict[str, Any]) -> Placement:
-        async with self._lock:
-            try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_unix_connection(self.path), self.timeout
-                )
-                try:
-                    writer.write((json.dumps(request) + "\n").encode())
-                    await writer.drain()
-                    line = await asyncio.wait_for(reader.readline(), self.timeout)
-                finally:
-                    writer.close()
-            except (OSError, TimeoutError) as exc:
-                raise InstanceError(f"instance manager at {self.path}: {exc}") from exc
-            reply = json.loads(line or b"{}")
-            if not reply.get("ok"):
-                raise InstanceError(str(reply.get("error", "no answer")))
-            self._running = parse_placement(reply["running"])
-            return self._running
-
-    async def start(self, wanted: Placement) -> Placement:
-        return await self._call({"op": "start", "placement": placement_json(wanted)})
-
-    async def stop(self, unwanted: Placement) -> Placement:
-        return await self._call({"op": "stop", "placement": placement_json(unwanted)})
-
-    def running(self) -> Placement:
-        return dict(self._running)

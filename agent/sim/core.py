@@ -97,7 +97,8 @@ class FlowCore:
 
     def _run_until(self, end: float) -> None:
         events, pop, push, seq = self.events, heapq.heappop, heapq.heappush, self._seq
-        nodes, advance, enter = self.nodes, self._advance, self._enter_links
+        nodes, advance, enter, process = self.nodes, self._advance, self._enter_links, self._process
+        failures = not self.merge_paths  # only scenarios with failures take nodes down
         while events and events[0][0] < end:
             time, _, kind, payload = pop(events)
             if kind == HOP:
@@ -107,7 +108,7 @@ class FlowCore:
                 node_i = hops[i][0]
                 flow.node = node_i
                 flow.hop_i = i = i + 1
-                if nodes[node_i].down:
+                if failures and nodes[node_i].down:
                     self._drop(flow, FAILURE)
                 elif i < len(hops):
                     enter(flow, time)
@@ -115,9 +116,9 @@ class FlowCore:
                     flow.delay += flow.path_delay
                     flow.ttl -= flow.path_delay
                     if flow.to_egress:
-                        self._succeed(flow)
+                        self.step_delays.append(flow.delay)
                     else:
-                        self._process(flow, time)
+                        process(flow, time)
             elif kind == PROCESSED:
                 flow = payload  # type: ignore[assignment]
                 node = nodes[flow.node]

@@ -11,8 +11,8 @@ import pytest
 
 from agent.model.scenario import load_scenario
 from agent.model.wiring import WiringFile, build_wiring
+from agent.southbound.instances import JsonLinesInstanceManager
 from mininet_labs.instances import (
-    InstanceClient,
     InstanceServer,
     LabInstanceManager,
     NodeProcessLink,
@@ -134,7 +134,7 @@ def test_manager_over_the_json_lines_socket(tmp_path: Path) -> None:
     server = InstanceServer(manager, tmp_path / "i.sock")
     server.start()
     try:
-        client = InstanceClient(f"unix:{tmp_path / 'i.sock'}")
+        client = JsonLinesInstanceManager(f"unix:{tmp_path / 'i.sock'}")
 
         async def talk() -> None:
             running = await client.start({"pop1": frozenset({"a", "b"}), "pop2": frozenset("c")})
