@@ -58,7 +58,7 @@ class LabPlan:
     scenario: Scenario
     prefix: str
     unit_mbps: float  # Mbit/s of one unit of the scenario's data rate
-    source_pool: int = 32
+    source_pool: int = 200  # many addresses: SELECT groups split by address hash
     switches: dict[str, tuple[str, int]] = field(default_factory=dict)  # node -> (bridge, dpid)
     links: list[LinkPlan] = field(default_factory=list)
     hosts: list[HostPlan] = field(default_factory=list)
