@@ -4,6 +4,8 @@ training speed recorded in the shipped cards.
 
     python bench/coordination.py [--episodes 30] [--seed 0] [--ingress 1,2,3,4,5]
     python bench/coordination.py --train 3 [--steps 3000]   # retrain one scenario first
+    python bench/coordination.py --train 3 --steps 6000 \
+        --agent topologies/policies/coordination/agent-ddpg-bc.yaml   # another agent YAML
 
 Writes bench/out/coordination.md (and .json). Training runs go to bench/out/coordination-runs.
 """
@@ -56,10 +58,14 @@ def success(sc: Scenario, name: str, episodes: int, seed: int) -> float:
     return run_episodes(sc, make, episodes, 200, seed, keep_rows=False).totals.success_ratio
 
 
-def train(n: int, steps: int, seed: int) -> None:
+def train(n: int, steps: int, seed: int, agent: Path = SHIPPED / "agent-ddpg.yaml") -> None:
     sc = scenario(n)
-    agent = SHIPPED / "agent-ddpg.yaml"
-    inputs = {"network": RES / "networks" / "abilene" / f"{stem(n)}.graphml", "agent": agent}
+    inputs = {
+        "network": RES / "networks" / "abilene" / f"{stem(n)}.graphml",
+        "service": RES / "service_functions" / "abc.yaml",
+        "traffic": TRAFFIC,
+        "agent": agent,
+    }
     settings = TrainSettings(sc, load_agent_config(agent), steps, seed, OUT / "coordination-runs")
     settings.inputs = inputs
     result = ddpg.train(settings)
@@ -76,10 +82,11 @@ def main() -> None:
     parser.add_argument("--ingress", default="1,2,3,4,5")
     parser.add_argument("--train", type=int, help="retrain the policy of this ingress count")
     parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--agent", type=Path, default=SHIPPED / "agent-ddpg.yaml")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.train:
-        train(args.train, args.steps, args.seed)
+        train(args.train, args.steps, args.seed, args.agent.resolve())
     rows: list[dict[str, Any]] = []
     for n in (int(x) for x in args.ingress.split(",")):
         row: dict[str, Any] = {"ingress": n, "deepcoord": DEEPCOORD[n]}

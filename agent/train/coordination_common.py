@@ -5,7 +5,9 @@ and the optional imitation warm start.
 Agent YAML: every key of DeepCoord's ``res/config/agent/`` files is accepted (``shuffle_nodes``
 must stay false), plus ours: ``batch_size``, ``threshold``, ``eval_every``, ``eval_episodes``,
 ``policy_noise``/``noise_clip``/``policy_delay`` (TD3), ``sac_alpha`` (SAC), and the warm start
-``pretrain_search_iterations``/``pretrain_search_population``/``pretrain_bc_steps`` (0: off).
+``pretrain_search_iterations``/``pretrain_search_population``/``pretrain_bc_steps`` (0: off),
+and the DDPG fine-tuning keys ``actor_learning_rate`` (default: ``learning_rate``) and
+``bc_weight`` (0: off; see ``ddpg``).
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class AgentConfig(BaseModel):
     pretrain_search_population: int = Field(default=24, ge=4)
     pretrain_search_steps: int = Field(default=100, ge=1)
     pretrain_bc_steps: int = Field(default=0, ge=0)
+    actor_learning_rate: float | None = Field(default=None, gt=0.0)  # None: learning_rate
+    bc_weight: float = Field(default=0.0, ge=0.0)  # DDPG: TD3+BC pull to the imitation actor
 
     def reward(self) -> RewardConfig:
         if self.objective not in OBJECTIVES:

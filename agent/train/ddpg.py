@@ -12,6 +12,12 @@ The loop, top to bottom: optional warm start (behaviour cloning of a searched sc
 ``pretrain_*`` keys), then per step: act with noise, store, update critic and actor, soft
 update the targets; every ``eval_every`` steps evaluate the deterministic actor and keep the
 best as the run's policy; checkpoints after each evaluation.
+
+Fine-tuning a warm-started actor (our keys): ``actor_learning_rate`` (default: the shared
+``learning_rate``) and ``bc_weight``. With ``bc_weight`` > 0 the actor loss is TD3+BC's
+(Fujimoto and Gu, 2021): -Q / mean |Q| plus ``bc_weight`` x the squared distance to the frozen
+imitation actor's schedule, so the early, poorly fitted critic cannot pull the actor far from
+the schedule it imitated; ``bc_weight`` 0 keeps DeepCoord's plain -Q.
 """
 
 from __future__ import annotations
@@ -60,6 +66,8 @@ class DDPGArgs:
     warmup_actor: int
     critic_hidden: list[int]
     critic_activation: str
+    actor_lr: float
+    bc_weight: float
 
     @staticmethod
     def of(config: AgentConfig) -> DDPGArgs:
@@ -75,6 +83,8 @@ class DDPGArgs:
             config.nb_steps_warmup_actor,
             list(config.critic_hidden_layer_nodes),
             config.critic_hidden_layer_activation,
+            config.actor_learning_rate or config.learning_rate,
+            config.bc_weight,
         )
 
 
@@ -94,6 +104,21 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
             t.mul_(1 - tau).add_(s, alpha=tau)
 
 
+def actor_objective(
+    critic: nn.Module,
+    obs: torch.Tensor,
+    action: torch.Tensor,
+    anchor: torch.Tensor,
+    bc_weight: float,
+) -> torch.Tensor:
+    """The actor's loss: -Q, or TD3+BC's normalised -Q plus the pull toward ``anchor``."""
+    q: torch.Tensor = critic(obs, action)
+    if bc_weight <= 0:
+        return -q.mean()
+    bc = (action - anchor).pow(2).sum(-1).mean()
+    return -q.mean() / (q.abs().mean().detach() + 1e-6) + bc_weight * bc
+
+
 def decayed(optimiser: torch.optim.Optimizer, lr: float, decay: float, updates: int) -> None:
     for group in optimiser.param_groups:
         group["lr"] = lr / (1 + decay * updates)
@@ -110,7 +135,8 @@ def train(settings: TrainSettings) -> TrainResult:
     critic = Critic(obs_size, action_size, args.critic_hidden, args.critic_activation)
     teacher = warm_start(env, actor, settings)
     actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.lr)
+    imitation = copy.deepcopy(actor).requires_grad_(False)  # the BC anchor (bc_weight)
+    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.actor_lr)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.lr)
     modules: dict[str, Any] = {"actor": actor, "critic": critic, "actor_target": actor_target}
     modules |= {"critic_target": critic_target, "actor_opt": actor_opt, "critic_opt": critic_opt}
@@ -150,14 +176,18 @@ def train(settings: TrainSettings) -> TrainResult:
             critic_opt.step()
             # actor: ascend the critic's value of the actor's own action
             if step > args.warmup_actor:
-                actor_loss = -critic(batch.obs, actor(batch.obs)).mean()
+                with torch.no_grad():
+                    anchor = imitation(batch.obs)
+                actor_loss = actor_objective(
+                    critic, batch.obs, actor(batch.obs), anchor, args.bc_weight
+                )
                 actor_opt.zero_grad()
-                actor_loss.backward()
+                actor_loss.backward()  # type: ignore[no-untyped-call]
                 actor_opt.step()
             soft_update(actor_target, actor, args.tau)
             soft_update(critic_target, critic, args.tau)
             updates += 1
-            decayed(actor_opt, args.lr, args.lr_decay, updates)
+            decayed(actor_opt, args.actor_lr, args.lr_decay, updates)
             decayed(critic_opt, args.lr, args.lr_decay, updates)
         if step % settings.config.eval_every == 0 or step == settings.steps:
             score = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)

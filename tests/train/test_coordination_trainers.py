@@ -1,10 +1,12 @@
-"""Smoke tests: DDPG, TD3 and SAC each train 200 steps; warm start; resume."""
+"""Smoke tests: DDPG, TD3 and SAC each train 200 steps; warm start; resume; DDPG fine-tuning
+keys (actor learning rate, TD3+BC regulariser)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+import torch
 
 from agent.policies.coordination import load_policy
 from agent.train import ddpg, sac, td3
@@ -73,3 +75,25 @@ def test_reads_every_deepcoord_agent_yaml() -> None:
     for path in sorted(ANCHOR.glob("*.yaml")):
         config = load_agent_config(path)
         assert config.episode_steps == 200
+
+
+def test_bc_weight_pulls_the_actor_toward_its_imitation_start() -> None:
+    critic = ddpg.Critic(3, 4, [8], "relu")
+    obs = torch.rand(5, 3)
+    anchor = torch.full((5, 4), 0.25)
+    action = anchor.clone().requires_grad_(True)
+    plain = ddpg.actor_objective(critic, obs, action, anchor, 0.0)
+    assert torch.allclose(plain, -critic(obs, action).mean())
+    far = torch.zeros(5, 4)
+    far[:, 0] = 1.0
+    near_loss = ddpg.actor_objective(critic, obs, anchor, anchor, 10.0)
+    far_loss = ddpg.actor_objective(critic, obs, far, anchor, 10.0)
+    assert far_loss > near_loss  # moving off the imitation schedule costs
+
+
+def test_ddpg_fine_tuning_keys_train() -> None:
+    config = small_config(bc_weight=1.0, actor_learning_rate=1e-5)
+    assert ddpg.DDPGArgs.of(config).actor_lr == 1e-5
+    assert ddpg.DDPGArgs.of(small_config()).actor_lr == small_config().learning_rate
+    result = ddpg.train(TrainSettings(abilene(1), config, 100, seed=0))
+    assert 0.0 < result.best_success <= 1.0
