@@ -12,9 +12,11 @@ from agent.policies.coordination import load_policy
 from agent.train import ddpg, sac, td3
 from agent.train.coordination_common import AgentConfig, TrainSettings, load_agent_config
 from agent.train.rollout import policy_context
+from tests.conftest import ROOT
 from tests.envs.test_coordination import abilene
 
-ANCHOR = Path("/work/shared/anchors/DeepCoord/res/config/agent/ddpg")
+# DeepCoord's agent files, in the reference inputs kept beside the checkout
+ANCHOR = ROOT.parent / "shared/anchors/DeepCoord/res/config/agent/ddpg"
 
 
 def small_config(**extra: object) -> AgentConfig:
