@@ -139,6 +139,13 @@ class Lab:
         )
         urllib.request.urlopen(request, timeout=5).close()
 
+    def split_first_sf(self, weights: dict[str, int], expect: list[int]) -> None:
+        """Pin pop0's schedule for SF a (only this override) and wait for the group."""
+        self.clear_overrides()
+        pin = {"kind": "pin", "node": "pop0", "chain": "sfc_1", "sf": "a", "weights": weights}
+        self.post_override(pin)
+        wait_for(lambda: self.weights(1, 0) == expect, 10, f"weights {expect} on switch 1")
+
     def weights(self, switch: int, position: int) -> list[int]:
         """Bucket weights of our group (chain 0, SF position) on a switch."""
         text = self.bed.ofctl(switch, "dump-groups")
@@ -171,33 +178,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def test_groups_carry_the_decision_weights(lab: Lab) -> None:
-    lab.clear_overrides()
-    lab.post_override(
-        {
-            "kind": "pin",
-            "node": "pop0",
-            "chain": "sfc_1",
-            "sf": "a",
-            "weights": {"pop1": 7, "pop3": 3},
-        }
-    )
-    wait_for(lambda: lab.weights(1, 0) == [300, 700], 10, "weights 700/300 on switch 1")
+    lab.split_first_sf({"pop1": 7, "pop3": 3}, expect=[300, 700])
     decision = lab.get("/decisions/latest")[1]
     assert decision["schedule"]["pop0"]["sfc_1"]["a"] == {"pop1": 0.7, "pop3": 0.3}
 
 
 def test_traffic_from_several_sources_crosses_the_chain(lab: Lab) -> None:
-    lab.clear_overrides()
-    lab.post_override(
-        {
-            "kind": "pin",
-            "node": "pop0",
-            "chain": "sfc_1",
-            "sf": "a",
-            "weights": {"pop1": 1, "pop3": 1},
-        }
-    )
-    wait_for(lambda: lab.weights(1, 0) == [500, 500], 10, "weights 500/500 on switch 1")
+    lab.split_first_sf({"pop1": 1, "pop3": 1}, expect=[500, 500])
     for host in ("src1", "src2", "src3"):
         out = lab.bed.in_host(host, "ping", "-c", "5", "-i", "0.05", "-W", "1", SINK, check=False)
         assert re.search(r" ([1-5]) received", out), f"{host}: {out}"
@@ -214,32 +201,12 @@ def test_traffic_from_several_sources_crosses_the_chain(lab: Lab) -> None:
 
 
 def test_new_weights_modify_groups_and_keep_flows(lab: Lab) -> None:
-    lab.clear_overrides()
-    lab.post_override(
-        {
-            "kind": "pin",
-            "node": "pop0",
-            "chain": "sfc_1",
-            "sf": "a",
-            "weights": {"pop1": 1, "pop3": 1},
-        }
-    )
-    wait_for(lambda: lab.weights(1, 0) == [500, 500], 10, "weights 500/500")
+    lab.split_first_sf({"pop1": 1, "pop3": 1}, expect=[500, 500])
     before = {
         re.sub(r"duration=[^,]*, |n_packets=\d+, n_bytes=\d+, ", "", f) for f in lab.our_flows(1)
     }
     durations = [float(m) for m in re.findall(r"duration=([\d.]+)s", "\n".join(lab.our_flows(1)))]
-    lab.clear_overrides()
-    lab.post_override(
-        {
-            "kind": "pin",
-            "node": "pop0",
-            "chain": "sfc_1",
-            "sf": "a",
-            "weights": {"pop1": 9, "pop3": 1},
-        }
-    )
-    wait_for(lambda: lab.weights(1, 0) == [100, 900], 10, "weights 900/100")
+    lab.split_first_sf({"pop1": 9, "pop3": 1}, expect=[100, 900])
     after_flows = lab.our_flows(1)
     after = {re.sub(r"duration=[^,]*, |n_packets=\d+, n_bytes=\d+, ", "", f) for f in after_flows}
     assert after == before  # same flows, same actions
