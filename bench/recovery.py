@@ -20,13 +20,12 @@ import argparse
 import statistics
 import time
 from pathlib import Path
-from typing import Any
 
 from agent.cli.recovery_cmd import (
     evaluate_rows,
     make_instances,
     markdown_table,
-    summarise,
+    summary_of,
 )
 from agent.model.recovery import GraphFamily, Mode, gnp_instance, parse_graphs, total_utility
 from agent.policies.recovery.base import RandomPolicy, RatioPolicy, RecoveryPolicy
@@ -77,15 +76,7 @@ def evaluation(instances: int, beam: int) -> list[str]:
         started = time.perf_counter()
         items = make_instances(parse_graphs(graphs), instances, SEED, mode)
         rows = evaluate_rows(items, methods, 22)
-        kinds = {row.reference for row in rows}
-        summary: dict[str, Any] = {
-            "methods": summarise(rows, list(methods)),
-            "reference": kinds.pop() if len(kinds) == 1 else "mixed",
-            "graphs": graphs,
-            "mode": mode,
-            "instances": len(rows),
-            "seeds": f"{SEED}..{SEED + instances - 1}",
-        }
+        summary = summary_of(rows, list(methods), graphs, mode, SEED, instances)
         dp_times = [row.seconds["dp-opt"] for row in rows if "dp-opt" in row.seconds]
         block = [f"### {graphs}, {mode}", "", note, "", markdown_table(summary), ""]
         if dp_times:

@@ -129,6 +129,21 @@ def summarise(rows: list[Row], methods: list[str]) -> dict[str, dict[str, float]
     return out
 
 
+def summary_of(
+    rows: list[Row], methods: list[str], graphs: str, mode: str, seed: int, instances: int
+) -> dict[str, Any]:
+    """The per-method figures and what they were measured on."""
+    kinds = {row.reference for row in rows}
+    return {
+        "methods": summarise(rows, methods),
+        "reference": kinds.pop() if len(kinds) == 1 else "dp-opt where feasible, else best",
+        "graphs": graphs,
+        "mode": mode,
+        "instances": len(rows),
+        "seeds": f"{seed}..{seed + instances - 1}",
+    }
+
+
 def _write(out: Path, rows: list[Row], summary: dict[str, Any], methods: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "instances.csv").open("w", newline="") as handle:
@@ -244,14 +259,8 @@ def eval_recovery(
     items = make_instances(families, instances, seed, mode)
     started = time.perf_counter()
     rows = evaluate_rows(items, policies, dp_max_nodes)
-    kinds = {row.reference for row in rows}
     summary: dict[str, Any] = {
-        "methods": summarise(rows, list(policies)),
-        "reference": kinds.pop() if len(kinds) == 1 else "dp-opt where feasible, else best",
-        "graphs": graphs,
-        "mode": mode,
-        "instances": len(rows),
-        "seeds": f"{seed}..{seed + instances - 1}",
+        **summary_of(rows, list(policies), graphs, mode, seed, instances),
         "policy": str(policy_dir or SHIPPED),
         "wall_s": round(time.perf_counter() - started, 2),
     }
