@@ -58,7 +58,7 @@ class LabPlan:
     scenario: Scenario
     prefix: str
     unit_mbps: float  # Mbit/s of one unit of the scenario's data rate
-    source_pool: int = 200  # many addresses: SELECT groups split by address hash
+    source_pool: int = 4096  # an address per flow: SELECT groups split by address hash
     switches: dict[str, tuple[str, int]] = field(default_factory=dict)  # node -> (bridge, dpid)
     links: list[LinkPlan] = field(default_factory=list)
     hosts: list[HostPlan] = field(default_factory=list)
@@ -79,7 +79,7 @@ class LabPlan:
         for i, node in enumerate(net.node_ids):
             self.hosts.append(HostPlan(f"{self.prefix}f{i}", node, "sf", SF_PORT, _mac(0x0F, i)))
             if node in net.ingress:
-                pool = tuple(f"10.{i // 256}.{i % 256}.{j + 2}" for j in range(self.source_pool))
+                pool = tuple(_source_ip(i, j) for j in range(self.source_pool))
                 self.hosts.append(
                     HostPlan(f"{self.prefix}g{i}", node, "source", SOURCE_PORT, _mac(1, i), pool)
                 )
@@ -124,6 +124,15 @@ class LabPlan:
                 name: {"ip_proto": 17, "udp_dst": 5000 + c} for c, name in enumerate(chains)
             }
         return wiring
+
+
+def _source_ip(node: int, j: int) -> str:
+    """Source address j of the node with this index: 10.0.0.0/9, 4,096 per node (the
+    sinks live in 10.128.0.0/9). Sources send raw frames: nothing routes back to them."""
+    k = (node + 1) * 4096 + j
+    if k >= 1 << 23:
+        raise ValueError(f"no source address {j} for node {node}")
+    return f"10.{k >> 16}.{(k >> 8) & 255}.{k & 255}"
 
 
 def _mac(kind: int, index: int) -> str:

@@ -6,8 +6,9 @@ the simulator's first episode). A flow that arrives at scenario time t (ms) star
 wall time t * K / 1000 and sends its packets evenly over its duration * K; its
 packet count is proportional to its volume (rate * duration), ``packets_per_flow`` for
 a flow of the mean rate and nominal duration. Each flow leaves from its own source
-address (a pool per ingress, used round robin), because the switches' SELECT groups
-hash on addresses, not UDP ports.
+address (4,096 per ingress, reused round robin beyond that), because the switches'
+SELECT groups hash on addresses, not UDP ports: each flow is then one independent
+draw of the groups' choices, as in the simulator's per-flow weighted choice.
 
 ``python -m mininet_labs.traffic send --iface IF --schedule F --t0 T --out F`` runs in
 a source host; ``python -m mininet_labs.traffic sink --iface IF --out F`` in a sink

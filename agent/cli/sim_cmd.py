@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from agent.cli.common import fail, input_errors, resolve_scenario, scenario_options
-from agent.model.scenario import Scenario
+from agent.model.scenario import Scenario, ScheduleMode
 from agent.policies.registry import BASELINES, make_policy
 from agent.sim.metrics import StepMetrics, Totals
 from agent.train.rollout import RolloutResult, policy_context, run_episodes
@@ -30,6 +31,13 @@ from agent.train.rollout import RolloutResult, policy_context, run_episodes
 @click.option("--seed", type=int, help="seed of the first episode [scenario's]")
 @click.option("--episodes", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option(
+    "--schedule",
+    "schedule_mode",
+    type=click.Choice([m.value for m in ScheduleMode]),
+    help="how weights pick each flow's destination: coord-sim's weighted round robin, or "
+    "a weighted random choice per flow (what a hashing SELECT group does) [scenario's]",
+)
+@click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 @click.option(
@@ -46,12 +54,15 @@ def sim_command(
     steps: int | None,
     seed: int | None,
     episodes: int,
+    schedule_mode: str | None,
     fmt: str,
     out: Path | None,
 ) -> None:
     """Run POLICY on SCENARIO (or on coord-sim's three files) and print totals."""
     with input_errors():
         loaded = resolve_scenario(scenario, network, service, traffic)
+        if schedule_mode is not None:
+            loaded = dataclasses.replace(loaded, schedule_mode=ScheduleMode(schedule_mode))
         try:  # fails early, with one line, for unknown names and mismatched policies
             make_policy(policy_name, policy_context(loaded, loaded.seed))
         except ValueError as exc:
@@ -91,6 +102,7 @@ def _summary(
         "scenario": scenario.name,
         "policy": policy,
         "seed": seed,
+        "schedule": scenario.schedule_mode.value,
         **totals.summary(),
         "wall_s": round(wall, 3),
         "flows_per_s": round(totals.generated / wall, 1) if wall > 0 else None,

@@ -26,9 +26,34 @@ choice. Per switch, table 0 holds:
   hand to the group of (c, 0);
 - priority 10, any other IPv4: table 1.
 
-Table 1 routes IPv4 by destination host. Bucket weights are the schedule's weights
-scaled to integers (sum about 1000). A changed schedule changes only group buckets
-(OFPGC_MODIFY): the flows that point at the groups stay in place.
+Table 1 routes IPv4 by destination host. A changed schedule changes only group
+buckets (OFPGC_MODIFY): the flows that point at the groups stay in place.
+
+Buckets: shares as 128 slots, laid out differently at each SF
+---------------------------------------------------------------
+A schedule means that each flow picks a destination for each SF independently, with
+the scheduled shares. Open vSwitch realises neither the shares nor the independence
+from plain bucket weights (all measured on 3.1, userspace datapath, distinct source
+addresses):
+
+- shares: it hashes the packet's addresses into a table of
+  ``max(16, 2**ceil(log2(total weight / smallest weight)))`` entries (at most 256,
+  beyond which it falls back to a choice that favours heavy buckets) and shares the
+  entries among the buckets by weight. Eleven equal buckets get 16 entries: five of
+  them twice the share of the others (1,193-1,299 against 611-706 of 11,000 flows).
+- independence: every switch computes the same hash for a packet, so groups with the
+  same layout make the same choice: with equal shares over the same nodes at two SFs,
+  every flow ran both SFs on one node (measured: 100 % instead of 1/7).
+
+So a group with more than one destination is 128 buckets of weight 1 (OVS then uses
+exactly 128 entries, one per bucket): the shares are rounded to 128ths (largest
+remainder) and laid out in destination order, and bucket j of the group for the SF at
+position k serves the layout's slot ``j * SLOT_STRIDES[k % 3] mod 128``. The strides
+make the choices at positions k and k+1 (and k+2) close to independent (over all
+pairs of destinations the joint share is within 1.6 % of flows of the product for
+the share vectors we tried; measured on OVS: 15.8 % of flows on the same node twice
+for seven equal shares, 14.3 % if independent). Other switches see the same shares:
+a share below 1/256 may round to none.
 """
 
 from __future__ import annotations
@@ -43,7 +68,8 @@ from agent.rules.intents import GROUP_BASE, Action, Bucket, GroupIntent, Intent,
 
 ETH_IPV4, ETH_MPLS = 0x0800, 0x8847
 TABLE_CHAIN, TABLE_ROUTE = 0, 1
-WEIGHT_SCALE = 1000
+SELECT_SLOTS = 128
+SLOT_STRIDES = (1, 29, 89)  # odd, so each is a permutation of the slots
 
 
 def label(chain: int, position: int, node: int) -> int:
@@ -51,6 +77,32 @@ def label(chain: int, position: int, node: int) -> int:
     if not (0 <= chain < 15 and 0 <= position < 16 and 0 <= node < 4096):
         raise ValueError(f"cannot encode chain {chain}, position {position}, node {node}")
     return (chain + 1) << 16 | position << 12 | node
+
+
+def slot_weights(shares: list[float], slots: int = SELECT_SLOTS) -> list[int]:
+    """Shares rounded to whole ``slots`` by largest remainder (ties to the first)."""
+    total = sum(shares)
+    if total <= 0:
+        return [0] * len(shares)
+    exact = [share / total * slots for share in shares]
+    counts = [int(x) for x in exact]
+    by_remainder = sorted(range(len(shares)), key=lambda i: (counts[i] - exact[i], i))
+    for i in by_remainder[: slots - sum(counts)]:
+        counts[i] += 1
+    return counts
+
+
+def bucket_destinations(shares: list[float], position: int) -> list[int]:
+    """Per bucket (all of weight 1), the index into ``shares`` it serves: one bucket
+    if a single share is left after rounding, else SELECT_SLOTS laid out for this SF
+    position (see the module's notes)."""
+    counts = slot_weights(shares)
+    used = [i for i, n in enumerate(counts) if n]
+    if len(used) <= 1:
+        return used
+    layout = [i for i, n in enumerate(counts) for _ in range(n)]
+    stride = SLOT_STRIDES[position % len(SLOT_STRIDES)]
+    return [layout[j * stride % SELECT_SLOTS] for j in range(SELECT_SLOTS)]
 
 
 def group_id(chain: int, position: int) -> int:
@@ -134,12 +186,13 @@ class RuleCompiler:
             for dst, w in weights.items()
             if w > 0 and dst not in self.down and (dst == node or (node, dst) in self.paths)
         }
-        total = sum(usable.values())
-        buckets = []
-        for dst, w in sorted(usable.items(), key=lambda item: self.index[item[0]]):
-            port = self._delivery_port(node, dst)
-            if port is None:
-                continue
+        dests = [
+            (dst, port)
+            for dst in sorted(usable, key=self.index.__getitem__)
+            if (port := self._delivery_port(node, dst)) is not None
+        ]
+        actions: list[tuple[Action, ...]] = []
+        for dst, port in dests:
             push: tuple[Action, ...] = (
                 ("push_mpls", ETH_MPLS),
                 ("set_field", "mpls_label", label(c, k, self.index[dst])),
@@ -148,9 +201,9 @@ class RuleCompiler:
             # for the next SF on this same node goes back out where it came from, which
             # OpenFlow only does with the explicit in_port
             out: Action = ("output", "in_port") if dst == node and k > 0 else ("output", port)
-            weight = max(1, round(w / total * WEIGHT_SCALE))
-            buckets.append(Bucket(weight, (*push, out)))
-        return tuple(buckets)
+            actions.append((*push, out))
+        chosen = bucket_destinations([usable[dst] for dst, _ in dests], k)
+        return tuple(Bucket(1, actions[i]) for i in chosen)
 
     def _delivery_port(self, node: str, dst: str) -> int | None:
         if dst == node:

@@ -74,3 +74,18 @@ def test_scenario_and_triple_are_exclusive() -> None:
 def test_version() -> None:
     result = CliRunner().invoke(cli, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("agent, version ")
+
+
+def test_schedule_option_switches_round_robin_to_a_random_choice_per_flow() -> None:
+    args = ["sim", str(TOPOLOGIES / "scenarios/abilene-in1.yaml"), "--policy", "load-balance"]
+    args += ["--steps", "30", "--format", "json"]
+    runs = {
+        mode: json.loads(CliRunner().invoke(cli, [*args, "--schedule", mode]).output)
+        for mode in ("round-robin", "random")
+    }
+    assert [runs[m]["schedule"] for m in runs] == ["round-robin", "random"]
+    # same arrivals, different destinations: the outcome differs
+    assert runs["round-robin"]["generated"] == runs["random"]["generated"]
+    assert runs["round-robin"]["successful"] != runs["random"]["successful"]
+    bad = CliRunner().invoke(cli, [*args, "--schedule", "hash"])
+    assert bad.exit_code == 2 and "'hash' is not one of" in bad.output

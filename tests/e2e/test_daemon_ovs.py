@@ -147,11 +147,18 @@ class Lab:
         wait_for(lambda: self.weights(1, 0) == expect, 10, f"weights {expect} on switch 1")
 
     def weights(self, switch: int, position: int) -> list[int]:
-        """Bucket weights of our group (chain 0, SF position) on a switch."""
+        """Sorted bucket weight per destination (the MPLS label pushed) of our group
+        (chain 0, SF position) on a switch."""
         text = self.bed.ofctl(switch, "dump-groups")
         for line in text.splitlines():
             if f"group_id={group_id(0, position)}," in line:
-                return sorted(int(w) for w in re.findall(r"weight:(\d+)", line))
+                per: dict[str, int] = {}
+                for bucket in line.split("bucket=")[1:]:
+                    weight = re.search(r"weight:(\d+)", bucket)
+                    dst = re.search(r"set_field:(\w+)->mpls_label", bucket)
+                    key = dst.group(1) if dst else bucket
+                    per[key] = per.get(key, 0) + (int(weight.group(1)) if weight else 1)
+                return sorted(per.values())
         return []
 
     def our_flows(self, switch: int) -> list[str]:
@@ -178,13 +185,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 
 def test_groups_carry_the_decision_weights(lab: Lab) -> None:
-    lab.split_first_sf({"pop1": 7, "pop3": 3}, expect=[300, 700])
+    lab.split_first_sf({"pop1": 7, "pop3": 3}, expect=[38, 90])
     decision = lab.get("/decisions/latest")[1]
     assert decision["schedule"]["pop0"]["sfc_1"]["a"] == {"pop1": 0.7, "pop3": 0.3}
 
 
 def test_traffic_from_several_sources_crosses_the_chain(lab: Lab) -> None:
-    lab.split_first_sf({"pop1": 1, "pop3": 1}, expect=[500, 500])
+    lab.split_first_sf({"pop1": 1, "pop3": 1}, expect=[64, 64])
     for host in ("src1", "src2", "src3"):
         out = lab.bed.in_host(host, "ping", "-c", "5", "-i", "0.05", "-W", "1", SINK, check=False)
         assert re.search(r" ([1-5]) received", out), f"{host}: {out}"
@@ -201,12 +208,12 @@ def test_traffic_from_several_sources_crosses_the_chain(lab: Lab) -> None:
 
 
 def test_new_weights_modify_groups_and_keep_flows(lab: Lab) -> None:
-    lab.split_first_sf({"pop1": 1, "pop3": 1}, expect=[500, 500])
+    lab.split_first_sf({"pop1": 1, "pop3": 1}, expect=[64, 64])
     before = {
         re.sub(r"duration=[^,]*, |n_packets=\d+, n_bytes=\d+, ", "", f) for f in lab.our_flows(1)
     }
     durations = [float(m) for m in re.findall(r"duration=([\d.]+)s", "\n".join(lab.our_flows(1)))]
-    lab.split_first_sf({"pop1": 9, "pop3": 1}, expect=[100, 900])
+    lab.split_first_sf({"pop1": 9, "pop3": 1}, expect=[13, 115])
     after_flows = lab.our_flows(1)
     after = {re.sub(r"duration=[^,]*, |n_packets=\d+, n_bytes=\d+, ", "", f) for f in after_flows}
     assert after == before  # same flows, same actions

@@ -9,7 +9,16 @@ import pytest
 from agent.model.scenario import Scenario, load_scenario
 from agent.model.types import Decision
 from agent.model.wiring import synthetic_wiring
-from agent.rules.compiler import ETH_MPLS, RuleCompiler, Topology, group_id, label
+from agent.rules.compiler import (
+    ETH_MPLS,
+    SELECT_SLOTS,
+    RuleCompiler,
+    Topology,
+    bucket_destinations,
+    group_id,
+    label,
+    slot_weights,
+)
 from agent.rules.diff import plan_changes
 from agent.rules.intents import FlowIntent, GroupIntent, Intent, from_json
 from tests.conftest import TOPOLOGIES
@@ -35,6 +44,14 @@ def split_decision(weights: dict[str, float]) -> Decision:
     return Decision({node: ("a", "b", "c") for node in weights}, schedule)
 
 
+def shares(group: GroupIntent) -> dict[object, int]:
+    """Buckets per MPLS label pushed (that is, per destination node)."""
+    found: dict[object, int] = {}
+    for bucket in group.buckets:
+        found[bucket.actions[1][2]] = found.get(bucket.actions[1][2], 0) + bucket.weight
+    return found
+
+
 def groups(intents: Sequence[Intent]) -> dict[tuple[int, int], GroupIntent]:
     return {(g.dpid, g.group_id): g for g in intents if isinstance(g, GroupIntent)}
 
@@ -52,9 +69,9 @@ def test_select_group_weights_follow_the_schedule(scenario: Scenario) -> None:
     wiring = compiler.topo.wiring
     group = groups(intents)[(wiring.dpids["pop0"], group_id(0, 0))]
     assert group.type == "select"
-    weights = {b.actions[1][2]: b.weight for b in group.buckets}
+    assert {b.weight for b in group.buckets} == {1} and len(group.buckets) == SELECT_SLOTS
     index = compiler.index
-    assert weights == {label(0, 0, index["pop3"]): 700, label(0, 0, index["pop5"]): 300}
+    assert shares(group) == {label(0, 0, index["pop3"]): 90, label(0, 0, index["pop5"]): 38}
     # each bucket leaves toward the next hop of the path to its destination
     for bucket in group.buckets:
         assert bucket.actions[0] == ("push_mpls", ETH_MPLS)  # after the choice: see compiler
@@ -115,7 +132,29 @@ def test_failed_node_gets_no_traffic(scenario: Scenario) -> None:
     dpid5 = compiler.topo.wiring.dpids["pop5"]
     assert all(i.dpid != dpid5 for i in intents)
     group = groups(intents)[(compiler.topo.wiring.dpids["pop0"], group_id(0, 0))]
-    assert len(group.buckets) == 1 and group.buckets[0].weight == 1000
+    assert len(group.buckets) == 1
+
+
+def test_slot_weights_round_by_largest_remainder() -> None:
+    assert slot_weights([0.7, 0.3]) == [90, 38]
+    assert slot_weights([1.0] * 7) == [19, 19] + [18] * 5
+    assert sum(slot_weights([0.2, 0.5, 0.3, 0.001])) == SELECT_SLOTS
+    assert slot_weights([0.999, 0.001]) == [128, 0]  # below 1/256: rounds to none
+    assert slot_weights([0.0, 0.0]) == [0, 0]
+
+
+def test_bucket_layouts_keep_the_shares_and_differ_per_position() -> None:
+    equal = [1.0] * 7
+    layouts = [bucket_destinations(equal, k) for k in range(3)]
+    for layout in layouts:
+        assert [layout.count(i) for i in range(7)] == slot_weights(equal)
+    # the same hash slot picks the same node at two positions about 1/7 of the time
+    # (as independent choices would), not always (as equal layouts would)
+    for a, b in ((0, 1), (1, 2), (0, 2)):
+        same = sum(x == y for x, y in zip(layouts[a], layouts[b], strict=True)) / SELECT_SLOTS
+        assert abs(same - 1 / 7) < 0.03, (a, b, same)
+    assert bucket_destinations([0.5, 0.5, 0.001], 1).count(2) == 0  # tiny share: none
+    assert bucket_destinations([0.0, 0.3], 0) == [1]  # one destination: one bucket
 
 
 def test_intents_survive_the_wire(scenario: Scenario) -> None:
