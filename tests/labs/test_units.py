@@ -18,8 +18,9 @@ from mininet_labs.instances import (
     NodeProcessLink,
 )
 from mininet_labs.lab import Fault, LabConfig
-from mininet_labs.metrics import chain_order, classify, summarise
+from mininet_labs.metrics import LabMetrics, chain_order, classify, summarise
 from mininet_labs.packets import FlowPacket, build_frame, parse_mpls, parse_plain
+from mininet_labs.report import fault_report
 from mininet_labs.sf_instance import NodeInstances
 from mininet_labs.topology import LabPlan
 from mininet_labs.traffic import flow_schedule
@@ -150,3 +151,23 @@ def test_manager_over_the_json_lines_socket(tmp_path: Path) -> None:
         assert [r[1:] for r in manager.requests][-1] == ("stop", "pop1", "a")
     finally:
         server.close()
+
+
+def test_fault_report_states_recovery_from_lost_flows(tmp_path: Path) -> None:
+    # time scale 10: arrival 1000 ms -> 10 s of wall time; a failure at 10 s
+    flows = [{"arrival_ms": t * 100.0, "outcome": "success"} for t in range(0, 100)]
+    flows += [{"arrival_ms": 1005.0, "outcome": "LOST"}, {"arrival_ms": 1120.0, "outcome": "LOST"}]
+    flows += [{"arrival_ms": 1200.0 + t * 10.0, "outcome": "NODE_CAP"} for t in range(10)]
+    timeline = [
+        {"t_s": float(t), "generated": 10, "successful": 10 if t < 10 else 5, "success_ratio": 1.0}
+        for t in range(20)
+    ]
+    info = {"time_scale": 10.0, "scenario": "s", "policy": "p"}
+    info["events"] = [{"t": 10.0, "action": "fail", "target": "pop6"}]
+    metrics = LabMetrics({"success_ratio": 0.9, "generated": 112, "drops": {}}, flows, timeline, {})
+    metrics.info.update(info)
+    text = fault_report(tmp_path, metrics, "cmd").read_text()
+    assert "arrived from 10.05 s to 11.20 s (2 flows): traffic recovered 1.20 s after" in text
+    # arriving after 11.2 s: 88 successful (12.0 .. 99.0 s), 10 rejected (12.0 .. 12.9 s)
+    assert "after recovery 0.898 (98 flows" in text
+    assert (tmp_path / "faults.png").exists()
