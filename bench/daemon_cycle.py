@@ -61,7 +61,8 @@ def main() -> None:
         "|---|---|---|---|---|---|",
     ]
     for scenario in ("abilene-in3", "abilene-in5"):
-        for policy in ("shortest-path", "greedy", "load-balance"):
+        trained = f"{scenario}-rand-cap0-2"  # new weights every cycle: groups recompiled
+        for policy in ("shortest-path", "greedy", "load-balance", trained):
             r = asyncio.run(measure(scenario, policy, args.cycles))
             lines.append(
                 f"| {scenario} | {policy} | {r['p50']:.2f} | {r['p99']:.2f} | {r['rules']:.0f} "

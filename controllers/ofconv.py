@@ -147,16 +147,18 @@ def _group_mod(dp: Any, op: Op, intent: GroupIntent) -> Any:
     if intent.type not in GROUP_TYPES:
         raise ConversionError(f"unknown group type {intent.type!r}")
     buckets = []
+    built: dict[Bucket, Any] = {}  # select groups repeat a few buckets many times
     if op != "delete":
         for bucket in intent.buckets:
-            buckets.append(
-                PARSER.OFPBucket(
+            message = built.get(bucket)
+            if message is None:
+                message = built[bucket] = PARSER.OFPBucket(
                     weight=bucket.weight if intent.type == "select" else 0,
                     watch_port=_watch_port(bucket, intent.type),
                     watch_group=OFP.OFPG_ANY,
                     actions=[build_action(a) for a in bucket.actions],
                 )
-            )
+            buckets.append(message)
     return PARSER.OFPGroupMod(
         dp, _GROUP_COMMANDS[op], GROUP_TYPES[intent.type], intent.group_id, buckets
     )

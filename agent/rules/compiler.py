@@ -138,6 +138,9 @@ class RuleCompiler:
         self.chains = list(topology.services.chains)
         self.live = [n for n in net.node_ids if n not in down_nodes]
         self._flows: tuple[object, list[Intent]] | None = None
+        # groups by (node, chain, position, weights): an unchanged schedule entry gives
+        # the very same object, which the diff compares at once
+        self._group_cache: dict[tuple[object, ...], GroupIntent] = {}
 
     def compile(self, decision: Decision) -> list[Intent]:
         """Groups from the schedule; flows from the placement, reused while the
@@ -170,11 +173,19 @@ class RuleCompiler:
     # ------------------------------------------------------------------ groups
     def _groups(self, node: str, decision: Decision) -> list[Intent]:
         groups: list[Intent] = []
+        cache = self._group_cache
+        if len(cache) > 4096:
+            cache.clear()
         for c, chain in enumerate(self.chains):
             for k, sf in enumerate(self._sfs(chain)):
                 weights = decision.schedule.get(node, {}).get(chain, {}).get(sf, {})
-                buckets = self._buckets(node, c, k, weights)
-                groups.append(GroupIntent(self._dpid(node), group_id(c, k), "select", buckets))
+                key = (node, c, k, *sorted(weights.items()))
+                group = cache.get(key)
+                if group is None:
+                    buckets = self._buckets(node, c, k, weights)
+                    group = GroupIntent(self._dpid(node), group_id(c, k), "select", buckets)
+                    cache[key] = group
+                groups.append(group)
         return groups
 
     def _buckets(
@@ -191,7 +202,7 @@ class RuleCompiler:
             for dst in sorted(usable, key=self.index.__getitem__)
             if (port := self._delivery_port(node, dst)) is not None
         ]
-        actions: list[tuple[Action, ...]] = []
+        per_dest: list[Bucket] = []
         for dst, port in dests:
             push: tuple[Action, ...] = (
                 ("push_mpls", ETH_MPLS),
@@ -201,9 +212,9 @@ class RuleCompiler:
             # for the next SF on this same node goes back out where it came from, which
             # OpenFlow only does with the explicit in_port
             out: Action = ("output", "in_port") if dst == node and k > 0 else ("output", port)
-            actions.append((*push, out))
+            per_dest.append(Bucket(1, (*push, out)))
         chosen = bucket_destinations([usable[dst] for dst, _ in dests], k)
-        return tuple(Bucket(1, actions[i]) for i in chosen)
+        return tuple(per_dest[i] for i in chosen)  # the same objects, repeated
 
     def _delivery_port(self, node: str, dst: str) -> int | None:
         if dst == node:

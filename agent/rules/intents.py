@@ -172,10 +172,17 @@ def from_json(data: Mapping[str, Any]) -> Intent:
                 cookie=int(data.get("cookie", COOKIE)),
             )
         if kind == "group":
-            buckets = tuple(
-                Bucket(int(b.get("weight", 0)), _actions(b["actions"])) for b in data["buckets"]
+            seen: dict[tuple[int, tuple[Action, ...]], Bucket] = {}  # buckets repeat
+            buckets = []
+            for b in data["buckets"]:
+                key = (int(b.get("weight", 0)), _actions(b["actions"]))
+                bucket = seen.get(key)
+                if bucket is None:
+                    bucket = seen[key] = Bucket(*key)
+                buckets.append(bucket)
+            return GroupIntent(
+                int(data["dpid"]), int(data["group_id"]), data["type"], tuple(buckets)
             )
-            return GroupIntent(int(data["dpid"]), int(data["group_id"]), data["type"], buckets)
         if kind == "meter":
             return MeterIntent(
                 int(data["dpid"]),

@@ -145,6 +145,12 @@ class Lab:
         pin = {"kind": "pin", "node": "pop0", "chain": "sfc_1", "sf": "a", "weights": weights}
         self.post_override(pin)
         wait_for(lambda: self.weights(1, 0) == expect, 10, f"weights {expect} on switch 1")
+        # the switch changes while the cycle still verifies; the decision is recorded after
+        wait_for(lambda: self.pinned_a() == set(weights), 5, "the pinned decision")
+
+    def pinned_a(self) -> set[str] | None:
+        decision = self.get("/decisions/latest")[1]
+        return set(decision["schedule"]["pop0"]["sfc_1"]["a"]) if decision else None
 
     def weights(self, switch: int, position: int) -> list[int]:
         """Sorted bucket weight per destination (the MPLS label pushed) of our group
@@ -235,7 +241,12 @@ def test_controller_restart_is_followed_by_reconciliation(lab: Lab) -> None:
     elapsed = time.monotonic() - started
     print(f"reconciled after controller restart in {elapsed:.2f} s")
     assert elapsed < 5.0
-    assert lab.get("/status")[1]["counters"]["reconciliations"] > reconciled
+    # the switch's reconnection triggers a reconciliation, counted when its cycle ends
+    wait_for(
+        lambda: lab.get("/status")[1]["counters"]["reconciliations"] > reconciled,
+        3,
+        "the reconciliation counted",
+    )
 
 
 def test_recreated_bridge_is_reconciled(lab: Lab) -> None:
@@ -258,7 +269,12 @@ def test_recreated_bridge_is_reconciled(lab: Lab) -> None:
     elapsed = time.monotonic() - started
     print(f"reconciled after bridge re-creation in {elapsed:.2f} s")
     assert elapsed < 5.0
-    assert lab.get("/status")[1]["counters"]["reconciliations"] > reconciled
+    # the switch's reconnection triggers a reconciliation, counted when its cycle ends
+    wait_for(
+        lambda: lab.get("/status")[1]["counters"]["reconciliations"] > reconciled,
+        3,
+        "the reconciliation counted",
+    )
 
 
 def test_rejected_batch_keeps_the_previous_rules(lab: Lab) -> None:
