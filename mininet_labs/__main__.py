@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -36,12 +37,17 @@ def _compare_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--name", default=None, help="report file stem (default: scenario names)")
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mininet_labs")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     _compare_parser(sub)
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # tear the lab down as on Ctrl-C
     try:
         if args.command == "run":
             faults = [Fault.parse("fail", f) for f in args.fail]
@@ -79,6 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
         compare(args, " ".join(["python -m mininet_labs", *(argv or sys.argv[1:])]))
         return 0
+    except KeyboardInterrupt:
+        print("interrupted: what the lab started is stopped", file=sys.stderr)
+        return 130
     except LabUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -184,7 +184,12 @@ class LabRun:
             "scenario": str(self.cfg.scenario.resolve()),
             "policy": self.cfg.policy,
             "decision_interval": interval,
-            "controller": {"connect": controller, "wiring": "wiring.yaml"},
+            "controller": {
+                "connect": controller,
+                "wiring": "wiring.yaml",
+                # port counters in the scenario's units: what the policy saw in training
+                "units": {"rate_mbps": plan.unit_mbps, "time_scale": self.cfg.time_scale},
+            },
             "api": {"listen": f"127.0.0.1:{self.api_port}", "token_file": "token"},
             "instances": {"kind": "json-lines", "endpoint": f"unix:{self.work / 'instances.sock'}"},
             "log": {"format": "json"},

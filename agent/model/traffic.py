@@ -90,6 +90,17 @@ class TrafficConfig(BaseModel):
     def sizes_deterministic(self) -> bool:
         return bool(self.deterministic_size)
 
+    @property
+    def typical_flow_duration_ms(self) -> float:
+        """Mean flow duration (size / rate): the fixed size, or the mean of Pareto(shape)
+        with scale 1 (its median where the mean is infinite, shape <= 1)."""
+        shape = self.flow_size_shape
+        if self.sizes_deterministic:
+            size = shape
+        else:
+            size = shape / (shape - 1.0) if shape > 1.0 else 2.0 ** (1.0 / shape)
+        return size / self.flow_dr_mean * 1000.0 if self.flow_dr_mean > 0 else 0.0
+
 
 @dataclass(frozen=True)
 class TraceRow:

@@ -26,10 +26,20 @@ class SimSettings(BaseModel):
     time_scale: PositiveFloat = 1.0  # wall seconds per simulated second
 
 
+class MonitoringUnits(BaseModel):
+    """How the controller's port counters become the simulator's units, so that a policy
+    sees in the network what it saw in training."""
+
+    model_config = ConfigDict(extra="forbid")
+    rate_mbps: PositiveFloat = 1.0  # Mbit/s that one unit of the scenario's data rate is
+    time_scale: PositiveFloat = 1.0  # wall ms per scenario ms (a slowed-down emulation)
+
+
 class ControllerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     connect: str = "unix:/run/sdn-agent/controller.sock"
     wiring: str | None = None  # wiring file; required with the controller backend
+    units: MonitoringUnits = MonitoringUnits()
 
     @field_validator("connect")
     @classmethod

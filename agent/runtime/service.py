@@ -56,7 +56,14 @@ def make_backend(config: AgentConfig, scenario: Scenario) -> Backend:
     if config.backend is BackendKind.SIM:
         return SimBackend(scenario, time_scale=config.sim.time_scale)
     assert config.controller.wiring is not None  # load_config insists on it
-    return ControllerBackend(config.controller.connect, config.controller.wiring, scenario)
+    units = config.controller.units
+    return ControllerBackend(
+        config.controller.connect,
+        config.controller.wiring,
+        scenario,
+        rate_mbps=units.rate_mbps,
+        time_scale=units.time_scale,
+    )
 
 
 def make_instances(config: AgentConfig) -> InstanceManager | None:

@@ -5,8 +5,13 @@ failure), subscribes to statistics and events, and keeps per switch the latest r
 and when the controller received it. Any (re)connection and any switch coming up asks
 the daemon to reconcile: re-read what is installed and re-install what is missing.
 
-Observations come from port statistics: the rate entering on a node's ingress ports
-(Mbit/s and packets per interval) and leaving toward its SF host (its load).
+Observations come from port statistics, in the simulator's units (so that a policy
+sees here what it saw in training): ``units.rate_mbps`` Mbit/s make one unit of data
+rate and ``units.time_scale`` wall ms one scenario ms. A node's load is the rate it
+sends to its SF host; its ingress traffic, in the simulator the summed rate of the
+flows that arrived in the interval, is the mean rate entering on its ingress ports
+times interval / the scenario's typical flow duration (in a steady state the two are
+equal); its arrivals are that over the mean flow rate.
 """
 
 from __future__ import annotations
@@ -45,8 +50,12 @@ class ControllerBackend:
         scenario: Scenario,
         poll_interval: float = 1.0,
         clock: Callable[[], float] = time.time,
+        rate_mbps: float = 1.0,
+        time_scale: float = 1.0,
     ) -> None:
         self.address = connect
+        self.rate_mbps = rate_mbps
+        self.time_scale = time_scale
         self.scenario = scenario
         self.network = scenario.network
         self.wiring: Wiring = load_wiring(wiring_path, scenario.network)
@@ -144,16 +153,21 @@ class ControllerBackend:
             return None
         now = self.clock()
         reports = {}
+        spans = []
         for dpid, record in self.latest.items():
             node = self._node_of.get(dpid)
             if node is None or dpid not in self.connected:
                 continue
-            reports[node] = self._report(node, record, self.previous.get(dpid, record), now)
+            before = self.previous.get(dpid, record)
+            reports[node] = self._report(node, record, before, now)
+            if record.ts > before.ts:
+                spans.append(record.ts - before.ts)
         down_nodes, down_links = self.down()
+        span = sum(spans) / len(spans) if spans else self.poll_interval
         return Observation(
-            time=now * 1000.0,
+            time=now * 1000.0 / self.time_scale,
             step=self._step,
-            interval=self.poll_interval * 1000.0,
+            interval=span * 1000.0 / self.time_scale,
             reports=reports,
             missing=tuple(n for n in self.network.node_ids if n not in reports),
             down_nodes=down_nodes,
@@ -165,18 +179,22 @@ class ControllerBackend:
         ingress = self.wiring.ingress_ports.get(node, ())
         sf_port = self.wiring.sf_ports.get(node)
         rx_bytes = _delta(record, before, ingress, "rx_bytes")
-        rx_packets = _delta(record, before, ingress, "rx_packets")
         to_sf = _delta(record, before, (sf_port,) if sf_port else (), "tx_bytes")
-        mbit = 8e-6 / span
+        per_unit = 8e-6 / span / self.rate_mbps  # bytes in the span -> units of data rate
+        interval_ms = span * 1000.0 / self.time_scale
+        cfg = self.scenario.traffic.config
+        duration = cfg.typical_flow_duration_ms
+        requested = rx_bytes * per_unit * interval_ms / duration if duration > 0 else 0.0
+        load = to_sf * per_unit
         return NodeReport(
             node=node,
-            measured_at=record.ts * 1000.0,
-            age=(now - record.ts) * 1000.0,
+            measured_at=record.ts * 1000.0 / self.time_scale,
+            age=(now - record.ts) * 1000.0 / self.time_scale,
             cap=self.network.node(node).cap,
-            load=to_sf * mbit,
-            max_load=to_sf * mbit,
-            arrivals=int(rx_packets),
-            ingress_traffic=rx_bytes * mbit * self.poll_interval,
+            load=load,
+            max_load=load,
+            arrivals=round(requested / cfg.flow_dr_mean) if cfg.flow_dr_mean > 0 else 0,
+            ingress_traffic=requested,
         )
 
     # ------------------------------------------------------------------ rules
