@@ -272,13 +272,15 @@ def fault_report(out: Path, metrics: LabMetrics, command: str) -> Path:
         base, rec = recovery_time(metrics.timeline, e["t"], bin_s)
         verdict = "never within the run" if rec is None else f"{rec:.1f} s"
         scale = float(metrics.info.get("time_scale", 1.0))
+        until = min((x["t"] for x in events if x["t"] > e["t"]), default=float("inf"))
         lost = [
-            r["arrival_ms"] * scale / 1000.0
+            t
             for r in metrics.flows
-            if r["outcome"] == "LOST" and r["arrival_ms"] * scale / 1000.0 >= e["t"] - 0.5
+            if r["outcome"] == "LOST"
+            and e["t"] - 0.5 <= (t := r["arrival_ms"] * scale / 1000.0)
+            and t < until
         ]
         recovered_at = max(lost) if lost else e["t"]
-        until = min((x["t"] for x in events if x["t"] > e["t"]), default=float("inf"))
         later = [
             r for r in metrics.flows if recovered_at < r["arrival_ms"] * scale / 1000.0 < until
         ]
@@ -288,7 +290,8 @@ def fault_report(out: Path, metrics: LabMetrics, command: str) -> Path:
                 f"- {e['target']} failed at {e['t']:.2f} s: flows lost in the network "
                 f"(not rejected by a compute host) arrived from {min(lost):.2f} s to "
                 f"{max(lost):.2f} s ({len(lost)} flows): traffic recovered "
-                f"{max(lost) - e['t']:.2f} s after the failure; none was lost after that."
+                f"{max(lost) - e['t']:.2f} s after the failure; none was lost after that"
+                + (" until the next event." if until < float("inf") else ".")
             )
         else:
             lines.append(

@@ -92,13 +92,17 @@ class TrafficConfig(BaseModel):
 
     @property
     def typical_flow_duration_ms(self) -> float:
-        """Mean flow duration (size / rate): the fixed size, or the mean of Pareto(shape)
-        with scale 1 (its median where the mean is infinite, shape <= 1)."""
+        """Mean flow size over mean data rate, in ms: the steady-state factor between the
+        rate of flows in progress and the rate of flows arriving. The size is the fixed
+        one, or the mean of Pareto(shape) with scale 1 (its median where the mean is
+        infinite, shape <= 1; infinite where even that overflows)."""
         shape = self.flow_size_shape
         if self.sizes_deterministic:
             size = shape
+        elif shape > 1.0:
+            size = shape / (shape - 1.0)
         else:
-            size = shape / (shape - 1.0) if shape > 1.0 else 2.0 ** (1.0 / shape)
+            size = 2.0 ** (1.0 / shape) if 1.0 / shape < 1000.0 else math.inf
         return size / self.flow_dr_mean * 1000.0 if self.flow_dr_mean > 0 else 0.0
 
 

@@ -48,12 +48,12 @@ addresses):
 So a group with more than one destination is 128 buckets of weight 1 (OVS then uses
 exactly 128 entries, one per bucket): the shares are rounded to 128ths (largest
 remainder) and laid out in destination order, and bucket j of the group for the SF at
-position k serves the layout's slot ``j * SLOT_STRIDES[k % 3] mod 128``. The strides
-make the choices at positions k and k+1 (and k+2) close to independent (over all
-pairs of destinations the joint share is within 1.6 % of flows of the product for
-the share vectors we tried; measured on OVS: 15.8 % of flows on the same node twice
-for seven equal shares, 14.3 % if independent). Other switches see the same shares:
-a share below 1/256 may round to none.
+position k serves the layout's slot ``j * SLOT_STRIDES[k % 8] mod 128``. The strides
+make the choices at positions up to three apart close to independent (for every pair
+of destinations the joint share is within about 2 % of flows of the product of the
+shares, over the share vectors we tried; measured on OVS: 15.8 % of flows on the same
+node twice for seven equal shares, 14.3 % if independent); positions 8 apart share a
+layout. Other switches see the same shares; a share below 1/128 may round to none.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ from agent.rules.intents import GROUP_BASE, Action, Bucket, GroupIntent, Intent,
 ETH_IPV4, ETH_MPLS = 0x0800, 0x8847
 TABLE_CHAIN, TABLE_ROUTE = 0, 1
 SELECT_SLOTS = 128
-SLOT_STRIDES = (1, 29, 89)  # odd, so each is a permutation of the slots
+# odd, so each is a permutation of the slots; chosen so that any two within three
+# positions of each other give close to independent choices
+SLOT_STRIDES = (1, 29, 89, 101, 113, 21, 93, 77)
 
 
 def label(chain: int, position: int, node: int) -> int:
@@ -81,14 +83,17 @@ def label(chain: int, position: int, node: int) -> int:
 
 def slot_weights(shares: list[float], slots: int = SELECT_SLOTS) -> list[int]:
     """Shares rounded to whole ``slots`` by largest remainder (ties to the first)."""
-    total = sum(shares)
-    if total <= 0:
+    top = max(shares, default=0.0)
+    if not top > 0:
         return [0] * len(shares)
-    exact = [share / total * slots for share in shares]
+    scaled = [share / top for share in shares]  # no overflow in the sum
+    total = sum(scaled)
+    exact = [share / total * slots for share in scaled]
     counts = [int(x) for x in exact]
     by_remainder = sorted(range(len(shares)), key=lambda i: (counts[i] - exact[i], i))
     for i in by_remainder[: slots - sum(counts)]:
         counts[i] += 1
+    assert sum(counts) == slots
     return counts
 
 
@@ -179,6 +184,7 @@ class RuleCompiler:
         for c, chain in enumerate(self.chains):
             for k, sf in enumerate(self._sfs(chain)):
                 weights = decision.schedule.get(node, {}).get(chain, {}).get(sf, {})
+                assert isinstance(weights, dict)
                 key = (node, c, k, *sorted(weights.items()))
                 group = cache.get(key)
                 if group is None:

@@ -129,6 +129,8 @@ class Daemon:
         self, down_nodes: frozenset[str], down_links: frozenset[frozenset[str]]
     ) -> RuleCompiler:
         key = (down_nodes, down_links)
+        if key not in self._compilers and len(self._compilers) >= 16:
+            self._compilers.clear()  # failure sets come and go; each compiler caches groups
         if key not in self._compilers:
             topology = Topology(
                 self.scenario.network,
@@ -154,6 +156,9 @@ class Daemon:
         marks["decide"] = time.perf_counter()
         decision, intents = self._compile(decision)
         marks["compile"] = time.perf_counter()
+        unreachable = self.backend.unreachable()
+        if unreachable:  # a disconnected switch's rules are reconciled when it is back
+            self.installed = [i for i in self.installed if i.dpid not in unreachable]
         changes = plan_changes(self.installed, intents)
         marks["diff"] = time.perf_counter()
         errors: list[str] = []
@@ -242,7 +247,8 @@ class Daemon:
             self.counters.install_errors += 1
             await self._restore_last_good()
             return [f"{e.dpid}: {e.message} (batch index {e.index})" for e in result.errors]
-        current = await self.backend.dump()
+        unreachable = self.backend.unreachable()
+        current = [i for i in await self.backend.dump() if i.dpid not in unreachable]
         if set(current) != set(intents):
             self.counters.verify_failures += 1
             self.installed = current

@@ -57,6 +57,10 @@ class Backend(Protocol):
     def down(self) -> tuple[frozenset[str], frozenset[frozenset[str]]]:
         """Failed nodes and links as far as the backend knows."""
 
+    def unreachable(self) -> frozenset[int]:
+        """Switches (dpids) whose rules cannot be changed now: left out of the diff
+        until they are back and reconciled."""
+
     async def apply(self, changes: list[Change], decision: Decision) -> InstallResult: ...
 
     async def dump(self) -> list[Intent]:

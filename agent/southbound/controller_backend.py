@@ -148,6 +148,11 @@ class ControllerBackend:
                 links.add(frozenset((a, b)))
         return nodes, frozenset(links)
 
+    def unreachable(self) -> frozenset[int]:
+        if self.client is None:
+            return frozenset()  # the whole batch fails anyway, and is retried
+        return frozenset(d for d in self.wiring.dpids.values() if d not in self.connected)
+
     def observation(self) -> Observation | None:
         if not self.latest:
             return None
@@ -184,7 +189,8 @@ class ControllerBackend:
         interval_ms = span * 1000.0 / self.time_scale
         cfg = self.scenario.traffic.config
         duration = cfg.typical_flow_duration_ms
-        requested = rx_bytes * per_unit * interval_ms / duration if duration > 0 else 0.0
+        ok = 0 < duration < float("inf")
+        requested = rx_bytes * per_unit * interval_ms / duration if ok else 0.0
         load = to_sf * per_unit
         return NodeReport(
             node=node,

@@ -112,6 +112,9 @@ class SimBackend:
             return frozenset(), frozenset()
         return observation.down_nodes, observation.down_links
 
+    def unreachable(self) -> frozenset[int]:
+        return frozenset()  # the in-memory table is always there
+
     async def apply(self, changes: list[Change], decision: Decision) -> InstallResult:
         errors = self.table.apply(changes)
         if not errors:

@@ -171,3 +171,23 @@ def test_fault_report_states_recovery_from_lost_flows(tmp_path: Path) -> None:
     # arriving after 11.2 s: 88 successful (12.0 .. 99.0 s), 10 rejected (12.0 .. 12.9 s)
     assert "after recovery 0.898 (98 flows" in text
     assert (tmp_path / "faults.png").exists()
+
+
+def test_fault_report_keeps_each_failures_losses_apart(tmp_path: Path) -> None:
+    flows = [{"arrival_ms": t * 100.0, "outcome": "success"} for t in range(0, 300)]
+    flows += [{"arrival_ms": 1010.0, "outcome": "LOST"}, {"arrival_ms": 2050.0, "outcome": "LOST"}]
+    timeline = [
+        {"t_s": float(t), "generated": 10, "successful": 10, "success_ratio": 1.0}
+        for t in range(30)
+    ]
+    info = {"time_scale": 10.0, "scenario": "s", "policy": "p"}
+    info["events"] = [
+        {"t": 10.0, "action": "fail", "target": "pop6"},
+        {"t": 20.0, "action": "fail", "target": "pop7"},
+    ]
+    metrics = LabMetrics({"success_ratio": 1.0, "generated": 302, "drops": {}}, flows, timeline, {})
+    metrics.info.update(info)
+    text = fault_report(tmp_path, metrics, "cmd").read_text()
+    assert "pop6 failed at 10.00 s: flows lost in the network" in text
+    assert "arrived from 10.10 s to 10.10 s (1 flows): traffic recovered 0.10 s" in text
+    assert "arrived from 20.50 s to 20.50 s (1 flows): traffic recovered 0.50 s" in text

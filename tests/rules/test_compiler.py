@@ -141,6 +141,7 @@ def test_slot_weights_round_by_largest_remainder() -> None:
     assert sum(slot_weights([0.2, 0.5, 0.3, 0.001])) == SELECT_SLOTS
     assert slot_weights([0.999, 0.001]) == [128, 0]  # below 1/256: rounds to none
     assert slot_weights([0.0, 0.0]) == [0, 0]
+    assert slot_weights([1e308, 1e308]) == [64, 64]  # no overflow in the sum
 
 
 def test_bucket_layouts_keep_the_shares_and_differ_per_position() -> None:
@@ -150,9 +151,15 @@ def test_bucket_layouts_keep_the_shares_and_differ_per_position() -> None:
         assert [layout.count(i) for i in range(7)] == slot_weights(equal)
     # the same hash slot picks the same node at two positions about 1/7 of the time
     # (as independent choices would), not always (as equal layouts would)
-    for a, b in ((0, 1), (1, 2), (0, 2)):
-        same = sum(x == y for x, y in zip(layouts[a], layouts[b], strict=True)) / SELECT_SLOTS
-        assert abs(same - 1 / 7) < 0.03, (a, b, same)
+    layouts = [bucket_destinations(equal, k) for k in range(8)]
+    for layout in layouts:
+        assert [layout.count(i) for i in range(7)] == slot_weights(equal)
+    # the same hash slot picks the same node at two positions up to three apart about
+    # 1/7 of the time (as independent choices would), not always (as equal layouts would)
+    for a in range(8):
+        for b in range(a + 1, min(a + 4, 8)):
+            same = sum(x == y for x, y in zip(layouts[a], layouts[b], strict=True))
+            assert abs(same / SELECT_SLOTS - 1 / 7) < 0.03, (a, b, same)
     assert bucket_destinations([0.5, 0.5, 0.001], 1).count(2) == 0  # tiny share: none
     assert bucket_destinations([0.0, 0.3], 0) == [1]  # one destination: one bucket
 
@@ -173,3 +180,13 @@ def test_consecutive_sfs_on_one_node_go_back_through_the_sf_port(scenario: Scena
     # the first group is entered from an ingress port: its buckets name real ports
     entry = groups(intents)[(compiler.topo.wiring.dpids["pop0"], group_id(0, 0))]
     assert all(b.actions[-1] != ("output", "in_port") for b in entry.buckets)
+
+
+def test_unchanged_schedule_entries_reuse_their_group(scenario: Scenario) -> None:
+    compiler = compiler_for(scenario)
+    key = (compiler.topo.wiring.dpids["pop0"], group_id(0, 0))
+    first = groups(compiler.compile(split_decision({"pop3": 0.5, "pop5": 0.5})))
+    again = groups(compiler.compile(split_decision({"pop3": 0.5, "pop5": 0.5})))
+    other = groups(compiler.compile(split_decision({"pop3": 0.6, "pop5": 0.4})))
+    assert again[key] is first[key]  # the diff compares them at once
+    assert other[key] is not first[key] and shares(other[key]) != shares(first[key])

@@ -12,10 +12,12 @@ import pytest
 from agent.model.scenario import Failure, Scenario, load_scenario
 from agent.model.types import Decision, Observation
 from agent.rules.compiler import group_id
+from agent.rules.diff import Change
 from agent.rules.intents import GroupIntent
 from agent.runtime.config import AgentConfig
 from agent.runtime.daemon import Daemon
 from agent.runtime.overrides import FreezeOverride, PinOverride
+from agent.southbound.base import InstallError, InstallResult
 from agent.southbound.instances import InstanceError, LoggingInstanceManager, Placement
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
@@ -265,6 +267,49 @@ async def test_three_failed_nodes_get_a_repair_plan_within_one_cycle(scenario: S
         assert not targets & set(failed)
         dead = {backend.wiring.dpids[n] for n in failed}
         assert not [i for i in daemon.installed if i.dpid in dead]
+    finally:
+        await backend.stop()
+        daemon.executor.shutdown(wait=False)
+
+
+class DisconnectingBackend(SimBackend):
+    """The simulator, plus one switch that drops off: changes for it are refused as a
+    controller refuses them for a disconnected switch, and it reads as down."""
+
+    dead: frozenset[int] = frozenset()
+
+    def unreachable(self) -> frozenset[int]:
+        return self.dead
+
+    def down(self) -> tuple[frozenset[str], frozenset[frozenset[str]]]:
+        nodes = frozenset(n for n, d in self.wiring.dpids.items() if d in self.dead)
+        return nodes, frozenset()
+
+    async def apply(self, changes: list[Change], decision: Decision) -> InstallResult:
+        refused = [
+            InstallError(i, c.intent.dpid, "switch not connected")
+            for i, c in enumerate(changes)
+            if c.intent.dpid in self.dead
+        ]
+        if refused:
+            return InstallResult(tuple(refused))
+        return await super().apply(changes, decision)
+
+
+async def test_a_disconnected_switchs_rules_stay_out_of_the_batch(scenario: Scenario) -> None:
+    backend = DisconnectingBackend(scenario, time_scale=1e-4, seed=1)
+    daemon = Daemon(AgentConfig(), scenario, backend)
+    await backend.start()
+    try:
+        assert (await daemon.cycle()).install_ok
+        dead = backend.wiring.dpids["pop9"]
+        assert [i for i in daemon.installed if i.dpid == dead]  # it had rules
+        backend.dead = frozenset({dead})
+        record = await daemon.cycle()
+        # the batch reroutes around pop9 and does not try to delete its rules there
+        assert record.install_ok, record.errors
+        assert not [i for i in daemon.installed if i.dpid == dead]
+        assert daemon.counters.install_errors == 0
     finally:
         await backend.stop()
         daemon.executor.shutdown(wait=False)

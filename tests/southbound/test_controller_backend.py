@@ -74,3 +74,24 @@ def test_default_units_read_one_mbit_per_second_as_one_unit_in_real_time(tmp_pat
     report = observation.report("pop0")
     assert report is not None and report.load == pytest.approx(2.0)
     assert report.ingress_traffic == pytest.approx(1000.0)  # 1 unit, 1 ms flows, 1000 ms
+
+
+def test_typical_flow_duration_of_fixed_and_pareto_sizes() -> None:
+    from agent.model.traffic import TrafficConfig
+
+    def config(fixed: bool, shape: float) -> TrafficConfig:
+        return TrafficConfig.model_validate(
+            {
+                "ttl_choices": [100],
+                "deterministic_arrival": False,
+                "deterministic_size": fixed,
+                "flow_dr_mean": 2.0,
+                "flow_size_shape": shape,
+            }
+        )
+
+    assert config(True, 0.01).typical_flow_duration_ms == pytest.approx(5.0)
+    # Pareto(3): mean size 1.5, at rate 2: 750 ms
+    assert config(False, 3.0).typical_flow_duration_ms == pytest.approx(750.0)
+    tiny = config(False, 0.0001)
+    assert tiny.typical_flow_duration_ms == float("inf")  # no overflow error
