@@ -42,8 +42,11 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
+from agent.model import deepcoord as encoding
+from agent.model.deepcoord import RATE_UNIT_MS
+from agent.model.deepcoord import postprocess as postprocess
 from agent.model.scenario import Scenario
-from agent.model.types import Decision, Observation, placement_from_schedule
+from agent.model.types import Decision, Observation
 from agent.sim.engine import Simulator
 from agent.sim.metrics import StepMetrics
 
@@ -61,7 +64,6 @@ OBJECTIVES: tuple[str, ...] = (
     "soft-deadline-exp",
     "weighted",
 )
-RATE_UNIT_MS = 10.0  # one flow of rate 1 per 10 ms reads 1.0
 
 
 @dataclass(frozen=True)
@@ -110,49 +112,14 @@ class CoordinationLayout:
 
 def observation_vector(layout: CoordinationLayout, observation: Observation) -> Obs:
     """DeepCoord's observation: ingress rate per node (and load / capacity)."""
-    scale = RATE_UNIT_MS / max(observation.interval, 1e-9)
-    rates = np.zeros(layout.n_nodes, dtype=np.float32)
-    loads = np.zeros(layout.n_nodes if layout.observe_load else 0, dtype=np.float32)
-    for i, node in enumerate(layout.nodes):
-        report = observation.report(node)
-        if report is None:
-            continue
-        rates[i] = report.ingress_traffic * scale
-        if layout.observe_load and report.cap > 0:
-            loads[i] = report.load / report.cap
-    return np.concatenate([rates, loads]).astype(np.float32)
-
-
-def postprocess(weights: npt.NDArray[Any], threshold: float) -> npt.NDArray[np.float64]:
-    """Normalise each (node, row) over destinations, zero weights under ``threshold``,
-    renormalise; an empty row goes wholly to its largest entry. Shape (N, R, N)."""
-    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
-    total = w.sum(axis=-1, keepdims=True)
-    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / w.shape[-1])
-    kept = np.where(w >= threshold, w, 0.0)
-    empty = kept.sum(axis=-1) <= 0
-    if empty.any():
-        best = np.argmax(w, axis=-1)
-        onehot = np.eye(w.shape[-1])[best]
-        kept = np.where(empty[..., None], onehot, kept)
-    normalised: npt.NDArray[np.float64] = kept / kept.sum(axis=-1, keepdims=True)
-    return normalised
+    return encoding.observation_vector(layout.nodes, layout.observe_load, RATE_UNIT_MS, observation)
 
 
 def weights_to_decision(
     layout: CoordinationLayout, weights: npt.NDArray[np.float64], policy: str
 ) -> Decision:
     """A post-processed (N, R, N) weight array as a Decision; placement from the schedule."""
-    schedule: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
-    for i, node in enumerate(layout.nodes):
-        per_chain: dict[str, dict[str, dict[str, float]]] = {}
-        for r, (chain, sf) in enumerate(layout.rows):
-            row = weights[i, r]
-            per_chain.setdefault(chain, {})[sf] = {
-                layout.nodes[j]: float(row[j]) for j in np.flatnonzero(row > 0)
-            }
-        schedule[node] = per_chain
-    return Decision(placement_from_schedule(schedule), schedule, policy)
+    return encoding.weights_to_decision(layout.nodes, layout.rows, weights, policy)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors.torch import save_file
 
 from agent.envs.coordination import OBJECTIVES, CoordinationEnv, RewardConfig
+from agent.model.deepcoord import RATE_UNIT_MS
 from agent.model.errors import InputError
 from agent.model.scenario import Scenario
 from agent.policies.coordination.network import Actor
@@ -36,7 +37,6 @@ from agent.policies.coordination.policy import (
     CARD_FILE,
     CARD_FORMAT,
     CARD_VERSION,
-    RATE_UNIT_MS,
     WEIGHTS_FILE,
     fingerprint,
     network_facts,

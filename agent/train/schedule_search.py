@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from agent.envs.coordination import CoordinationEnv, postprocess, weights_to_decision
+from agent.envs.coordination import CoordinationEnv, weights_to_decision
+from agent.model.deepcoord import postprocess
 
 Array = npt.NDArray[np.float64]
 

@@ -25,8 +25,10 @@ import numpy.typing as npt
 import torch
 from safetensors.torch import load_file
 
+from agent.model import deepcoord as encoding
+from agent.model.deepcoord import postprocess as postprocess
 from agent.model.network import Network
-from agent.model.types import Decision, Observation, placement_from_schedule
+from agent.model.types import Decision, Observation
 from agent.policies.base import PolicyContext
 from agent.policies.coordination.network import Actor
 
@@ -34,7 +36,6 @@ CARD_FORMAT = "sdn-agent/coordination-policy"
 CARD_VERSION = 1
 WEIGHTS_FILE = "actor.safetensors"
 CARD_FILE = "card.json"
-RATE_UNIT_MS = 10.0  # one flow of rate 1 per 10 ms reads 1.0
 SHIPPED = Path(__file__).resolve().parents[3] / "topologies" / "policies" / "coordination"
 
 
@@ -170,39 +171,10 @@ def load_named(
 
 def observation_vector(layout: Layout, observation: Observation) -> npt.NDArray[np.float32]:
     """Ingress rate per node (one flow per ``rate_unit_ms`` reads 1), then load / capacity."""
-    n = len(layout.nodes)
-    out = np.zeros(2 * n if layout.observe_load else n, dtype=np.float32)
-    scale = layout.rate_unit_ms / max(observation.interval, 1e-9)
-    for i, node in enumerate(layout.nodes):
-        report = observation.report(node)
-        if report is None:
-            continue
-        out[i] = report.ingress_traffic * scale
-        if layout.observe_load and report.cap > 0:
-            out[n + i] = report.load / report.cap
-    return out
-
-
-def postprocess(weights: npt.NDArray[np.float64], threshold: float) -> npt.NDArray[np.float64]:
-    """DeepCoord's post-processing per (node, row); see ``agent.envs.coordination``."""
-    w = np.clip(weights, 0.0, None)
-    total = w.sum(axis=-1, keepdims=True)
-    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / w.shape[-1])
-    kept = np.where(w >= threshold, w, 0.0)
-    empty = kept.sum(axis=-1) <= 0
-    if empty.any():
-        kept = np.where(empty[..., None], np.eye(w.shape[-1])[np.argmax(w, axis=-1)], kept)
-    out: npt.NDArray[np.float64] = kept / kept.sum(axis=-1, keepdims=True)
-    return out
+    return encoding.observation_vector(
+        layout.nodes, layout.observe_load, layout.rate_unit_ms, observation
+    )
 
 
 def to_decision(layout: Layout, weights: npt.NDArray[np.float64], policy: str) -> Decision:
-    schedule: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
-    for i, node in enumerate(layout.nodes):
-        per_chain: dict[str, dict[str, dict[str, float]]] = {}
-        for r, (chain, sf) in enumerate(layout.rows):
-            row = weights[i, r]
-            dests = {layout.nodes[j]: float(row[j]) for j in np.flatnonzero(row > 0)}
-            per_chain.setdefault(chain, {})[sf] = dests
-        schedule[node] = per_chain
-    return Decision(placement_from_schedule(schedule), schedule, policy)
+    return encoding.weights_to_decision(layout.nodes, layout.rows, weights, policy)

@@ -1,0 +1,74 @@
+"""DeepCoord's encoding of observations and actions, in one place for the training
+environment (agent/envs/coordination.py) and the shipped policy
+(agent/policies/coordination/policy.py): a policy must read at run time exactly what it
+read in training.
+
+- observation: the ingress rate per node, scaled so that one flow of rate 1 per
+  ``rate_unit_ms`` reads 1 (a missing report reads 0), then, if observed, load /
+  capacity per node;
+- action: (N, R, N) weights per node, (chain, SF) row and destination, post-processed
+  (normalised, weights under a threshold zeroed, renormalised) and read as a schedule;
+  an SF runs wherever positive weight sends traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from agent.model.types import Decision, Observation, placement_from_schedule
+
+RATE_UNIT_MS = 10.0  # one flow of rate 1 per 10 ms reads 1.0
+
+
+def observation_vector(
+    nodes: Sequence[str], observe_load: bool, rate_unit_ms: float, observation: Observation
+) -> npt.NDArray[np.float32]:
+    """Ingress rate per node, then (if ``observe_load``) load / capacity per node."""
+    n = len(nodes)
+    out = np.zeros(2 * n if observe_load else n, dtype=np.float32)
+    scale = rate_unit_ms / max(observation.interval, 1e-9)
+    for i, node in enumerate(nodes):
+        report = observation.report(node)
+        if report is None:
+            continue
+        out[i] = report.ingress_traffic * scale
+        if observe_load and report.cap > 0:
+            out[n + i] = report.load / report.cap
+    return out
+
+
+def postprocess(weights: npt.NDArray[Any], threshold: float) -> npt.NDArray[np.float64]:
+    """Normalise each (node, row) over destinations, zero weights under ``threshold``,
+    renormalise; an empty row goes wholly to its largest entry. Shape (N, R, N)."""
+    w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+    total = w.sum(axis=-1, keepdims=True)
+    w = np.where(total > 0, w / np.where(total > 0, total, 1.0), 1.0 / w.shape[-1])
+    kept = np.where(w >= threshold, w, 0.0)
+    empty = kept.sum(axis=-1) <= 0
+    if empty.any():
+        kept = np.where(empty[..., None], np.eye(w.shape[-1])[np.argmax(w, axis=-1)], kept)
+    normalised: npt.NDArray[np.float64] = kept / kept.sum(axis=-1, keepdims=True)
+    return normalised
+
+
+def weights_to_decision(
+    nodes: Sequence[str],
+    rows: Sequence[tuple[str, str]],
+    weights: npt.NDArray[np.float64],
+    policy: str,
+) -> Decision:
+    """Post-processed (N, R, N) weights as a Decision; placement from the schedule."""
+    schedule: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    for i, node in enumerate(nodes):
+        per_chain: dict[str, dict[str, dict[str, float]]] = {}
+        for r, (chain, sf) in enumerate(rows):
+            row = weights[i, r]
+            per_chain.setdefault(chain, {})[sf] = {
+                nodes[int(j)]: float(row[j]) for j in np.flatnonzero(row > 0)
+            }
+        schedule[node] = per_chain
+    return Decision(placement_from_schedule(schedule), schedule, policy)
