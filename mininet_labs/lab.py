@@ -90,7 +90,8 @@ def ovs_running() -> bool:
     return subprocess.run(["ovs-vsctl", "--timeout=2", "show"], capture_output=True).returncode == 0
 
 
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, every: float = 0.1) -> T:
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, every: float = 0.05) -> T:
+    """Poll ``probe`` until it returns something truthy; TimeoutError naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
         value = probe()

@@ -22,11 +22,13 @@ import secrets
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal
+
+from mininet_labs.lab import ovs_running as ovs_running
+from mininet_labs.lab import wait_for as wait_for
 
 OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 FAMILY = "ct"  # every test-bed name starts with this, then 3 hex digits of the run
@@ -34,7 +36,6 @@ SF_PORT = 1
 HOST_PORT_BASE = 10
 LINK_PORT_BASE = 20
 REFLECTOR = Path(__file__).with_name("reflector.py")
-T = TypeVar("T")
 
 
 class TestbedUnavailable(RuntimeError):
@@ -152,23 +153,6 @@ def run(*cmd: str, check: bool = True, stdin: str | None = None) -> str:
     if check and result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({result.returncode}): {result.stderr}")
     return result.stdout
-
-
-def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.05) -> T:
-    """Poll ``probe`` until it returns something truthy; TimeoutError naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
-
-
-def ovs_running() -> bool:
-    probe = subprocess.run(["ovs-vsctl", "--timeout=2", "show"], capture_output=True)
-    return probe.returncode == 0
 
 
 def ensure_ovs() -> bool:
