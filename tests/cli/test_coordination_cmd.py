@@ -1,34 +1,14 @@
-"""``agent train coordination`` / ``agent eval coordination`` through a throwaway group."""
+"""``agent train coordination`` / ``agent eval coordination`` through the agent command."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import click
 from click.testing import CliRunner
 
-from agent.cli.coordination_cmd import eval_coordination, train_coordination
+from agent.cli.main import cli
 from tests.conftest import DEEPCOORD
-
-
-@click.group()
-def cli() -> None:
-    """Throwaway group standing in for ``agent``."""
-
-
-@cli.group("train")
-def train_group() -> None:
-    """train"""
-
-
-@cli.group("eval")
-def eval_group() -> None:
-    """eval"""
-
-
-train_group.add_command(train_coordination)
-eval_group.add_command(eval_coordination)
 
 SIM = DEEPCOORD / "config" / "simulator"
 

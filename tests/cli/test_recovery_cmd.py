@@ -1,46 +1,17 @@
-"""``agent train recovery`` / ``agent eval recovery`` through a throwaway click group."""
+"""``agent train recovery`` / ``agent eval recovery`` through the agent command."""
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import click
 import pytest
-import torch
 from click.testing import CliRunner
 
-from agent.cli.recovery_cmd import eval_recovery, train_recovery
+from agent.cli.main import cli
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread (and the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@click.group()
-def cli() -> None:
-    """Throwaway group standing in for ``agent``."""
-
-
-@cli.group("train")
-def train_group() -> None:
-    """train"""
-
-
-@cli.group("eval")
-def eval_group() -> None:
-    """eval"""
-
-
-train_group.add_command(train_recovery)
-eval_group.add_command(eval_recovery)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_eval_json_csv_markdown_and_plot(tmp_path: Path) -> None:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterator
 from functools import cache
 
 import pytest
-import torch
 
 from agent.model.network import Link, Network, Node
 from agent.model.recovery import (
@@ -28,14 +26,7 @@ from agent.policies.recovery.planner import (
     recovery_report,
 )
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread (and the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def brute_force_orders(instance: RecoveryInstance) -> float:

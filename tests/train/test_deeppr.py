@@ -4,12 +4,10 @@ policy loads (weights only) and acts the same."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from agent.model.recovery import GraphFamily, gnp_instance
 from agent.policies.recovery.deeppr import DeepPRPolicy
@@ -17,14 +15,7 @@ from agent.policies.recovery.features import GraphArrays
 from agent.policies.recovery.networks import load_network, save_network
 from agent.train.deeppr import TrainArgs, train
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Tiny networks run fastest on one thread (and the machine is shared)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_node_variant_trains_saves_and_reloads(tmp_path: Path) -> None:
