@@ -194,10 +194,7 @@ class RuleCompiler:
                 groups.append(group)
         return groups
 
-    def _buckets(
-        self, node: str, c: int, k: int, weights: dict[str, float] | object
-    ) -> tuple[Bucket, ...]:
-        assert isinstance(weights, dict)
+    def _buckets(self, node: str, c: int, k: int, weights: dict[str, float]) -> tuple[Bucket, ...]:
         usable = {
             dst: w
             for dst, w in weights.items()
