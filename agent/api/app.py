@@ -2,16 +2,24 @@
 
 Every failure answers with one JSON shape, ``{"error": {"status", "code", "message"}}``;
 no request can take the daemon down. Writes need ``Authorization: Bearer <token>``
-with the token from the file named in the configuration; without one configured,
-writes are refused.
+with the token from the file named in the configuration (re-read on reload); without
+one configured, writes are refused.
+
+The daemon serves this app from a thread of its own (``server.py``): reading the
+daemon's state is a short call marshalled onto the daemon's event loop
+(``view_call``), while parsing, JSON encoding and sending happen on the API's thread,
+so readers cannot stall the decision cycle. ``/rules``, the largest answer, is encoded
+once per change of the installed rules.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import structlog
 from aiohttp import web
@@ -23,10 +31,33 @@ from agent.runtime.overrides import OverrideRequest
 from agent.runtime.view import DaemonView
 
 log = structlog.get_logger("agent.api")
-VIEW = web.AppKey("view", DaemonView)
-TOKEN = web.AppKey("token", str)
+T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024
+
+
+@dataclass
+class Token:
+    """The bearer token for writes; replaced when the configuration is reloaded."""
+
+    value: str | None = None
+
+
+VIEW = web.AppKey("view", DaemonView)
+TOKEN = web.AppKey("token", Token)
+DAEMON_LOOP = web.AppKey("daemon_loop", asyncio.AbstractEventLoop)
+
+
+async def view_call(request: web.Request, fn: Callable[[], T]) -> T:
+    """Run a (short) view method on the daemon's event loop, where its state lives."""
+    loop = request.app.get(DAEMON_LOOP)
+    if loop is None or loop is asyncio.get_running_loop():
+        return fn()
+
+    async def call() -> T:
+        return fn()
+
+    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), loop))
 
 
 class ApiError(Exception):
@@ -57,7 +88,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
 
 
 def require_token(request: web.Request) -> None:
-    token = request.app[TOKEN]
+    token = request.app[TOKEN].value
     if not token:
         raise ApiError(403, "writes_disabled", "no API token configured: writes are disabled")
     header = request.headers.get("Authorization", "")
@@ -69,13 +100,17 @@ def require_token(request: web.Request) -> None:
 async def read_json(request: web.Request) -> Any:
     if request.content_length is not None and request.content_length > MAX_BODY:
         raise ApiError(413, "body_too_large", f"request body over {MAX_BODY} bytes")
-    raw = await request.content.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise ApiError(413, "body_too_large", f"request body over {MAX_BODY} bytes")
+    raw = await request.read()  # the whole body, however many pieces it came in
     try:
         return json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"request body is not JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "invalid_json", "request body is nested too deeply") from None
+
+
+def json_bytes(body: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=body, status=status, content_type="application/json")
 
 
 # ---------------------------------------------------------------------- handlers
@@ -84,38 +119,39 @@ async def livez(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    failing = request.app[VIEW].ready_checks()
+    failing = await view_call(request, request.app[VIEW].ready_checks)
     if failing:
         return web.json_response({"ready": False, "failing": failing}, status=503)
     return web.json_response({"ready": True, "failing": []})
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(request.app[VIEW].status())
+    return web.json_response(await view_call(request, request.app[VIEW].status))
 
 
 async def topology(request: web.Request) -> web.Response:
-    return web.json_response(request.app[VIEW].topology())
+    return web.json_response(await view_call(request, request.app[VIEW].topology))
 
 
 async def latest_decision(request: web.Request) -> web.Response:
-    decision = request.app[VIEW].latest_decision()
+    decision = await view_call(request, request.app[VIEW].latest_decision)
     if decision is None:
         raise ApiError(404, "no_decision", "no decision made yet")
     return web.json_response(decision)
 
 
 async def rules(request: web.Request) -> web.Response:
-    return web.json_response({"rules": request.app[VIEW].rules()})
+    return json_bytes(request.app[VIEW].rules_json())  # cached; safe from any thread
 
 
 async def metrics(request: web.Request) -> web.Response:
-    body = render(request.app[VIEW])
+    snapshot = await view_call(request, request.app[VIEW].metrics_snapshot)
+    body = render(snapshot)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 async def list_overrides(request: web.Request) -> web.Response:
-    return web.json_response({"overrides": request.app[VIEW].overrides()})
+    return web.json_response({"overrides": await view_call(request, request.app[VIEW].overrides)})
 
 
 async def add_override(request: web.Request) -> web.Response:
@@ -128,16 +164,26 @@ async def add_override(request: web.Request) -> web.Response:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(400, "invalid_body", f"{where}: {first['msg']}") from None
     view = request.app[VIEW]
-    problem = check_override_names(view, parsed)
+    topology = await view_call(request, view.topology)
+    problem = check_override_names(view, topology, parsed)
+    if not problem and parsed.override.kind == "policy":
+        loop = asyncio.get_running_loop()  # a trained policy loads its weights: not inline
+        problem = await loop.run_in_executor(None, view.check_policy, parsed.override.name)
     if problem:
         raise ApiError(400, "invalid_body", problem)
-    key = view.add_override(parsed.override)
-    return web.json_response({"id": key, "overrides": view.overrides()}, status=201)
+    try:
+        key = await view_call(request, lambda: view.add_override(parsed.override))
+    except ValueError as exc:  # too many overrides
+        raise ApiError(409, "too_many_overrides", str(exc)) from None
+    return web.json_response(
+        {"id": key, "overrides": await view_call(request, view.overrides)}, status=201
+    )
 
 
-def check_override_names(view: DaemonView, request: OverrideRequest) -> str | None:
+def check_override_names(
+    view: DaemonView, topo: dict[str, Any], request: OverrideRequest
+) -> str | None:
     spec = request.override
-    topo = view.topology()
     nodes = {n["id"] for n in topo["nodes"]}
     if spec.kind == "pin":
         if spec.node not in nodes or any(dst not in nodes for dst in spec.weights):
@@ -152,7 +198,8 @@ def check_override_names(view: DaemonView, request: OverrideRequest) -> str | No
 
 async def delete_overrides(request: web.Request) -> web.Response:
     require_token(request)
-    request.app[VIEW].remove_override(None)
+    view = request.app[VIEW]
+    await view_call(request, lambda: view.remove_override(None))
     return web.json_response({"overrides": []})
 
 
@@ -163,24 +210,31 @@ async def delete_override(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(400, "invalid_id", "override id must be an integer") from None
     view = request.app[VIEW]
-    if not view.remove_override(key):
+    if not await view_call(request, lambda: view.remove_override(key)):
         raise ApiError(404, "no_such_override", f"no override {key}")
-    return web.json_response({"overrides": view.overrides()})
+    return web.json_response({"overrides": await view_call(request, view.overrides)})
 
 
 async def recovery(request: web.Request) -> web.Response:
-    return web.json_response(request.app[VIEW].recovery())
+    return web.json_response(await view_call(request, request.app[VIEW].recovery))
 
 
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec())
 
 
-def make_app(view: DaemonView, token: str | None) -> web.Application:
-    """The one place that registers routes."""
+def make_app(
+    view: DaemonView,
+    token: str | Token | None,
+    daemon_loop: asyncio.AbstractEventLoop | None = None,
+) -> web.Application:
+    """The one place that registers routes. ``daemon_loop``: where the view's state
+    lives, when the app is served from another thread."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[VIEW] = view
-    app[TOKEN] = token or ""
+    app[TOKEN] = token if isinstance(token, Token) else Token(token or None)
+    if daemon_loop is not None:
+        app[DAEMON_LOOP] = daemon_loop
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/status", status)

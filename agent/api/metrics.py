@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent.runtime.view import DaemonView
-
 
 class DaemonCollector(Collector):
-    def __init__(self, view: DaemonView) -> None:
-        self.view = view
+    def __init__(self, snapshot: dict[str, Any]) -> None:
+        self.snapshot = snapshot  # RunningDaemon.metrics_snapshot(), taken on the daemon's loop
 
     def collect(self) -> Iterator[Metric]:
-        snap = self.view.metrics_snapshot()
+        snap = self.snapshot
         latency = GaugeMetricFamily(
             "agent_decision_latency_ms",
             "Observe + decide + compile + diff latency of recent cycles",
@@ -72,12 +71,15 @@ class DaemonCollector(Collector):
             "verify_failures": "Installs whose read-back differed",
             "reconciliations": "Re-reads of installed rules after reconnects or restarts",
             "config_errors": "Configuration reloads refused",
+            "cycle_failures": "Cycles a stage failed (raised or missed its deadline); rules kept",
+            "late_cycles": "Cycles that started after their tick",
+            "missed_cycles": "Ticks skipped because a cycle ran over a whole interval",
         }
         for name, help_text in helps.items():
             yield CounterMetricFamily(f"agent_{name}", help_text, value=float(counters[name]))
 
 
-def render(view: DaemonView) -> bytes:
+def render(snapshot: dict[str, Any]) -> bytes:
     registry = CollectorRegistry()
-    registry.register(DaemonCollector(view))
+    registry.register(DaemonCollector(snapshot))
     return generate_latest(registry)

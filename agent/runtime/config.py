@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validator, model_validator
 
 from agent.model.errors import InputError
 from agent.model.yamlfile import load_yaml, require_mapping
 
+log = structlog.get_logger("agent.config")
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SCENARIO = REPO / "topologies" / "scenarios" / "abilene-in3.yaml"
 DEFAULT_CONFIG = REPO / "systemd" / "agent.yaml"
@@ -94,6 +97,8 @@ class AgentConfig(BaseModel):
     decision_interval: PositiveFloat = 1.0  # seconds
     stale_after: PositiveFloat = 5.0  # monitoring older than this triggers the fallback
     policy_timeout: PositiveFloat = 2.0  # seconds one prediction may take
+    stage_timeout: PositiveFloat = 10.0  # seconds any other stage of a cycle may take
+    state_dir: str | None = None  # where overrides persist; default $STATE_DIRECTORY (systemd)
     sim: SimSettings = Field(default_factory=SimSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
@@ -114,6 +119,12 @@ def load_config(path: str | Path | None) -> tuple[AgentConfig, str]:
     if config.controller.wiring and not Path(config.controller.wiring).is_absolute():
         wiring = str(base / config.controller.wiring)
         updates["controller"] = config.controller.model_copy(update={"wiring": wiring})
+    if config.state_dir and not Path(config.state_dir).is_absolute():
+        updates["state_dir"] = str(base / config.state_dir)
+    if is_path(config.policy) and not Path(config.policy).is_absolute():
+        updates["policy"] = str(base / config.policy)  # as scenario: relative to this file
+    if is_path(config.fallback) and not Path(config.fallback).is_absolute():
+        updates["fallback"] = str(base / config.fallback)
     if config.api.token_file and not Path(config.api.token_file).is_absolute():
         token = str(base / config.api.token_file)
         updates["api"] = config.api.model_copy(update={"token_file": token})
@@ -123,14 +134,34 @@ def load_config(path: str | Path | None) -> tuple[AgentConfig, str]:
     return config, str(doc.path)
 
 
+def is_path(name: str) -> bool:
+    """A policy named by path (a trained policy's directory), not by registry name."""
+    return "/" in name or name.startswith(".")
+
+
+def state_dir(config: AgentConfig) -> Path | None:
+    """Where the daemon keeps what must outlive a restart (overrides): the configured
+    directory, else systemd's $STATE_DIRECTORY, else nowhere (kept in memory)."""
+    configured = config.state_dir or os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return Path(configured) if configured else None
+
+
 def read_token(config: AgentConfig) -> str | None:
     if config.api.token_file is None:
         return None
     path = Path(config.api.token_file)
     try:
         token = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise InputError(path, "", f"cannot read the API token file: {exc.strerror}") from None
+        mode = path.stat().st_mode
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or "not UTF-8 text"
+        raise InputError(path, "", f"cannot read the API token file: {why}") from None
     if len(token) < 16:
         raise InputError(path, "", "the API token must be at least 16 characters")
+    if mode & 0o077:
+        log.warning(
+            "the API token file can be read by other users; chmod 600 it",
+            token_file=str(path),
+            mode=oct(mode & 0o777),
+        )
     return token

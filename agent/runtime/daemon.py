@@ -1,13 +1,25 @@
 """The decision cycle: observation -> policy -> overrides -> safety -> compile -> diff ->
 install -> verify, at a fixed interval, with a fallback heuristic when monitoring is
-stale or the policy fails, and the last good rules kept when an install fails."""
+stale or the policy fails, and the last good rules kept when an install fails.
+
+Every stage has a deadline. Work off the event loop runs in a worker thread whose
+result always reaches the loop (even a StopIteration, which asyncio cannot carry); a
+stage that raises or misses its deadline fails that cycle visibly (``CycleRecord``
+errors, ``cycle_failures``, the log), the installed rules stay, and the next cycle
+runs. A worker that hangs is abandoned to a fresh pool. ``stalled()`` says when no
+cycle has completed for ``STALL_INTERVALS`` intervals: readiness and the systemd
+watchdog follow it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 import structlog
 
@@ -15,7 +27,6 @@ from agent.model.scenario import Scenario
 from agent.model.types import Decision, Observation
 from agent.policies.base import Policy, PolicyContext
 from agent.policies.recovery.base import RatioPolicy, RecoveryPolicy
-from agent.policies.recovery.deeppr import DeepPRPolicy
 from agent.policies.recovery.planner import RecoveryReport, recovery_report
 from agent.policies.registry import make_policy
 from agent.rules.compiler import RuleCompiler, Topology
@@ -34,6 +45,42 @@ from agent.southbound.instances import (
 )
 
 log = structlog.get_logger("agent.runtime")
+T = TypeVar("T")
+STALL_INTERVALS = 3  # no completed cycle for this many intervals: not ready, no watchdog ping
+STARTUP_GRACE = 60.0  # seconds the first cycle may take (policies load in a worker)
+
+
+class StageFailed(Exception):
+    """A stage of the cycle raised or missed its deadline: the cycle fails, the rules stay."""
+
+    def __init__(self, stage: str, problem: str) -> None:
+        super().__init__(f"{stage}: {problem}")
+        self.stage = stage
+
+
+def _carry(fn: Callable[[], T]) -> Callable[[], T]:
+    """``fn`` for a worker thread: a StopIteration cannot be set on an asyncio Future
+    (the await would never complete), so it travels as a RuntimeError."""
+
+    def call() -> T:
+        try:
+            return fn()
+        except StopIteration as exc:
+            raise RuntimeError(f"StopIteration escaped: {exc!r}") from None
+
+    return call
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What the backend says at the start of a cycle, read once: every stage of the
+    cycle sees the same failure set even while the backend moves on."""
+
+    observation: Observation
+    down_nodes: frozenset[str]
+    down_links: frozenset[frozenset[str]]
+    unreachable: frozenset[int]
+    freshest_age: float | None
 
 
 @dataclass
@@ -55,6 +102,9 @@ class Counters:
     verify_failures: int = 0
     reconciliations: int = 0
     config_errors: int = 0
+    cycle_failures: int = 0  # cycles a stage failed (raised or missed its deadline)
+    late_cycles: int = 0  # cycles that started after their tick
+    missed_cycles: int = 0  # ticks skipped because a cycle ran over a whole interval
     latencies: list[float] = field(default_factory=list)  # decide-to-batch, ms, recent
 
 
@@ -65,19 +115,26 @@ class Daemon:
         scenario: Scenario,
         backend: Backend,
         instances: InstanceManager | None = None,
+        overrides: Overrides | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.instances: InstanceManager = instances or LoggingInstanceManager()
         self.config = config
         self.scenario = scenario
         self.backend = backend
-        self.overrides = Overrides()
+        self.overrides = overrides or Overrides()
         self.counters = Counters()
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="policy")
+        self.clock = clock
+        self.executor = self._new_executor()
         self.installed: list[Intent] = []
+        self.installed_version = 0  # changes whenever ``installed`` does
         self.last_good: Decision | None = None
+        self.last_raw: Decision | None = None  # the last decision before overrides
         self.last_decision: Decision | None = None
         self.last_cycle: CycleRecord | None = None
         self.last_error: str | None = None
+        self.last_completed: float | None = None  # clock() at the end of a completed cycle
+        self.started_at = clock()
         self.ready = False
         self.reconcile_pending = False
         self._policies: dict[str, Policy] = {}
@@ -94,35 +151,87 @@ class Daemon:
             self._policies[name] = make_policy(name, self._context)
         return self._policies[name]
 
+    async def load_policies(self, *names: str) -> None:
+        """Build policies (trained ones load weights) in a worker, before they decide."""
+        for name in names:
+            await self._off_loop(f"load policy {name}", partial(self.policy, name), STARTUP_GRACE)
+
     @property
     def policy_name(self) -> str:
         return self.overrides.policy or self.config.policy
 
-    def freshest_age(self) -> float | None:
-        ages = [a for a in self.backend.report_ages().values() if a is not None]
-        return min(ages) if ages else None
+    def stalled(self) -> str | None:
+        """Why the decision cycle counts as stuck, or None while it is alive."""
+        now = self.clock()
+        if self.last_completed is None:
+            waited = now - self.started_at
+            return f"no cycle completed in {waited:.1f} s" if waited > STARTUP_GRACE else None
+        gap, limit = now - self.last_completed, STALL_INTERVALS * self.config.decision_interval
+        return f"no cycle completed for {gap:.1f} s" if gap > limit else None
+
+    # ------------------------------------------------------------------ stages
+    @staticmethod
+    def _new_executor() -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(max_workers=2, thread_name_prefix="policy")
+
+    async def _off_loop(self, stage: str, fn: Callable[[], T], deadline: float) -> T:
+        """``fn`` in a worker, within ``deadline`` seconds, or StageFailed."""
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, _carry(fn))
+        try:
+            return await asyncio.wait_for(future, timeout=deadline)
+        except TimeoutError:
+            # the worker may never come back: new work gets a fresh pool
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            self.executor = self._new_executor()
+            raise StageFailed(stage, f"missed its {deadline:g} s deadline") from None
+        except Exception as exc:
+            raise StageFailed(stage, f"{type(exc).__name__}: {exc}") from exc
+
+    async def _on_loop(self, stage: str, call: Awaitable[T]) -> T:
+        """An awaitable stage (backend I/O) within the stage deadline, or StageFailed."""
+        try:
+            return await asyncio.wait_for(call, timeout=self.config.stage_timeout)
+        except TimeoutError:
+            raise StageFailed(
+                stage, f"missed its {self.config.stage_timeout:g} s deadline"
+            ) from None
+
+    def snapshot(self) -> Snapshot:
+        backend = self.backend
+        observation = backend.observation() or _empty_observation(self.scenario)
+        down_nodes, down_links = backend.down()
+        ages = [a for a in backend.report_ages().values() if a is not None]
+        return Snapshot(
+            observation, down_nodes, down_links, backend.unreachable(), min(ages, default=None)
+        )
 
     async def _predict(self, name: str, observation: Observation) -> Decision:
-        loop = asyncio.get_running_loop()
-        call = loop.run_in_executor(self.executor, self.policy(name).predict, observation)
-        return await asyncio.wait_for(call, timeout=self.config.policy_timeout)
+        policy = await self._off_loop(
+            f"load policy {name}", lambda: self.policy(name), STARTUP_GRACE
+        )
+        return await self._off_loop(
+            f"policy {name}", lambda: policy.predict(observation), self.config.policy_timeout
+        )
 
-    async def decide(self, observation: Observation) -> tuple[Decision, str, str | None]:
-        """The decision, who made it, and why the fallback did if it did."""
-        if self.overrides.frozen and self.last_decision is not None:
-            return self.last_decision, "frozen", None
+    async def decide(self, snap: Snapshot) -> tuple[Decision, str, str | None]:
+        """The decision, who made it, and why the fallback did if it did. A failing
+        fallback fails the cycle (StageFailed)."""
+        if self.overrides.frozen and self.last_raw is not None:
+            return self.last_raw, "frozen", None
         name = self.policy_name
-        age = self.freshest_age()
+        age = snap.freshest_age
         reason = None
         if age is None or age > self.config.stale_after:
             reason = "no monitoring yet" if age is None else f"monitoring {age:.1f} s old"
         else:
             try:
-                return await self._predict(name, observation), name, None
-            except Exception as exc:  # a policy may fail in any way; the fallback takes over
-                reason = f"policy {name} failed: {type(exc).__name__}: {exc}"
+                return await self._predict(name, snap.observation), name, None
+            except StageFailed as exc:  # a policy may fail in any way; the fallback takes over
+                reason = str(exc)
         self.counters.fallbacks += 1
-        return await self._predict(self.config.fallback, observation), self.config.fallback, reason
+        fallback = self.config.fallback
+        return await self._predict(fallback, snap.observation), fallback, reason
 
     # ------------------------------------------------------------------ the cycle
     def compiler(
@@ -142,80 +251,106 @@ class Daemon:
         return self._compilers[key]
 
     async def cycle(self) -> CycleRecord:
+        """One decision cycle; never raises: a failed stage fails the cycle visibly."""
         started, t0 = time.time(), time.perf_counter()
+        try:
+            return await self._cycle(started, t0)
+        except Exception as exc:  # StageFailed, or a bug: the next cycle must still run
+            stage = exc.stage if isinstance(exc, StageFailed) else "cycle"
+            message = str(exc) if isinstance(exc, StageFailed) else f"{type(exc).__name__}: {exc}"
+            log.error("decision cycle failed, rules kept", stage=stage, error=message)
+            record = CycleRecord(
+                started,
+                self.policy_name,
+                None,
+                0,
+                False,
+                [f"cycle failed: {message}"],
+                _latencies(t0, {}),
+            )
+            self.counters.cycle_failures += 1
+            self.last_cycle, self.last_error = record, message
+            return record
+
+    async def _cycle(self, started: float, t0: float) -> CycleRecord:
         marks: dict[str, float] = {}
         if self.backend.events.reconcile_reasons or self.reconcile_pending:
             try:
-                await self._reconcile()
-            except (ConnectionError, OSError, TimeoutError) as exc:
+                await self._on_loop("reconcile", self._reconcile())
+            except (ConnectionError, OSError) as exc:
                 self.reconcile_pending = True  # try again next cycle
                 log.warning("cannot read installed rules", error=str(exc))
-        observation = self.backend.observation() or _empty_observation(self.scenario)
-        await self._plan_recovery()
-        decision, source, fallback = await self.decide(observation)
+        snap = self.snapshot()
+        await self._plan_recovery(snap)
+        raw, source, fallback = await self.decide(snap)
         marks["decide"] = time.perf_counter()
-        decision, intents = self._compile(decision)
+        decision, intents = await self._off_loop(
+            "compile", lambda: self._compile(raw, snap), self.config.stage_timeout
+        )
         marks["compile"] = time.perf_counter()
-        unreachable = self.backend.unreachable()
-        if unreachable:  # a disconnected switch's rules are reconciled when it is back
-            self.installed = [i for i in self.installed if i.dpid not in unreachable]
+        if snap.unreachable:  # a disconnected switch's rules are reconciled when it is back
+            self._set_installed([i for i in self.installed if i.dpid not in snap.unreachable])
         changes = plan_changes(self.installed, intents)
         marks["diff"] = time.perf_counter()
         errors: list[str] = []
         if changes:
             try:
-                errors = await self._install(changes, decision, intents)
-            except (ConnectionError, OSError, TimeoutError) as exc:
+                errors = await self._on_loop("install", self._install(changes, decision, intents))
+            except (ConnectionError, OSError) as exc:
                 self.counters.install_errors += 1
                 self.reconcile_pending = True  # the batch's fate is unknown
                 errors = [f"backend unavailable: {exc}"]
         marks["install"] = time.perf_counter()
-        self.last_decision = decision
+        self.last_raw, self.last_decision = raw, decision
         record = CycleRecord(
             started, source, fallback, len(changes), not errors, errors, _latencies(t0, marks)
         )
-        self._account(record, marks["diff"] - t0)
+        self._account(record, marks["diff"] - t0, snap)
         return record
 
-    async def _plan_recovery(self) -> None:
+    async def _plan_recovery(self, snap: Snapshot) -> None:
         """When the set of failed switches and links changes, order their repairs with
         the recovery policy (the shipped DeepPR, RATIO if it cannot load)."""
-        down_nodes, down_links = self.backend.down()
-        key = (down_nodes, down_links)
+        key = (snap.down_nodes, snap.down_links)
         if key == self._recovery_key:
             return
         self._recovery_key = key
-        if not down_nodes and not down_links:
-            self.recovery = None
+        self.recovery = None
+        if not snap.down_nodes and not snap.down_links:
             return
+        policy = await self._off_loop("load recovery policy", self._load_recovery, STARTUP_GRACE)
+        network = self.scenario.network
+        links = [tuple(sorted(link)) for link in snap.down_links]
+        try:
+            self.recovery = await self._off_loop(
+                "recovery plan",
+                lambda: recovery_report(network, snap.down_nodes, links, policy),
+                self.config.stage_timeout,
+            )
+        except StageFailed as exc:  # e.g. every switch failed: nowhere to plan from
+            log.warning("no recovery plan", error=str(exc))
+            return
+        log.info(
+            "recovery plan",
+            next_repair=self.recovery.next_repair,
+            failed=len(self.recovery.plan.steps),
+        )
+
+    def _load_recovery(self) -> RecoveryPolicy:
         if self._recovery_policy is None:
             try:
+                from agent.policies.recovery.deeppr import DeepPRPolicy  # torch: only when needed
+
                 self._recovery_policy = DeepPRPolicy.load()
             except Exception as exc:  # a broken policy file must not stop recovery planning
                 log.warning("recovery policy unavailable, using RATIO", error=str(exc))
                 self._recovery_policy = RatioPolicy()
-        policy = self._recovery_policy
-        network = self.scenario.network
-        links = [tuple(sorted(link)) for link in down_links]
-        loop = asyncio.get_running_loop()
-        try:
-            self.recovery = await loop.run_in_executor(
-                self.executor, lambda: recovery_report(network, down_nodes, links, policy)
-            )
-        except ValueError as exc:  # e.g. every switch failed: nowhere to plan from
-            log.warning("no recovery plan", error=str(exc))
-            self.recovery = None
-        if self.recovery is not None:
-            log.info(
-                "recovery plan",
-                next_repair=self.recovery.next_repair,
-                failed=len(self.recovery.plan.steps),
-            )
+        return self._recovery_policy
 
-    def _compile(self, decision: Decision) -> tuple[Decision, list[Intent]]:
+    def _compile(self, decision: Decision, snap: Snapshot) -> tuple[Decision, list[Intent]]:
         """Overrides, safety checks, rules; reused while nothing they depend on changed
         (a policy that repeats itself returns the very same Decision object)."""
-        down_nodes, down_links = self.backend.down()
+        down_nodes, down_links = snap.down_nodes, snap.down_links
         key = (id(decision), self.overrides.version, down_nodes, down_links)
         cached = self._compiled
         if cached is not None and cached[0] == key and cached[1] is decision:
@@ -231,6 +366,11 @@ class Daemon:
         intents = compiler.compile(safe)
         self._compiled = (key, decision, safe, intents)
         return safe, intents
+
+    def _set_installed(self, intents: list[Intent]) -> None:
+        if intents != self.installed:
+            self.installed = intents
+            self.installed_version += 1
 
     async def _install(
         self, changes: list[Change], decision: Decision, intents: list[Intent]
@@ -251,9 +391,10 @@ class Daemon:
         current = [i for i in await self.backend.dump() if i.dpid not in unreachable]
         if set(current) != set(intents):
             self.counters.verify_failures += 1
-            self.installed = current
+            self._set_installed(current)
             return ["read-back differs from what was installed"]
-        self.installed, self.last_good = intents, decision
+        self._set_installed(intents)
+        self.last_good = decision
         try:
             await self.instances.stop(added(wanted, self.instances.running()))
         except InstanceError as exc:
@@ -269,29 +410,30 @@ class Daemon:
             result: InstallResult = await self.backend.apply(restore, self.last_good)
             if not result.ok:
                 log.error("restore failed", errors=[e.message for e in result.errors])
-        self.installed = await self.backend.dump()
+        self._set_installed(await self.backend.dump())
 
     async def _reconcile(self) -> None:
         reasons = list(self.backend.events.reconcile_reasons) or ["requested"]
         self.backend.events.reconcile_reasons.clear()
         self.reconcile_pending = False
-        self.installed = (
+        self._set_installed(
             await self.backend.dump()
         )  # what is really there; the diff re-adds the rest
         self.counters.reconciliations += 1
         log.info("reconciling", reasons=reasons, installed=len(self.installed))
 
-    def _account(self, record: CycleRecord, decide_to_batch: float) -> None:
+    def _account(self, record: CycleRecord, decide_to_batch: float, snap: Snapshot) -> None:
         counters = self.counters
         counters.cycles += 1
         counters.latencies = [*counters.latencies[-999:], decide_to_batch * 1000.0]
         self.last_cycle = record
+        self.last_completed = self.clock()
         if record.errors:
             self.last_error = "; ".join(record.errors)
             log.warning("install failed, last good rules kept", errors=record.errors)
         if record.fallback:
             log.warning("fallback decided", reason=record.fallback, policy=record.policy)
-        if record.install_ok and self.backend.observation() is not None:
+        if record.install_ok and snap.freshest_age is not None:
             self.ready = True
 
 

@@ -1,17 +1,27 @@
 """`agent run`: the daemon's process: backend, decision loop, API, signals, systemd.
 
-READY=1 is sent once the first observation is in and rules are installed;
-WATCHDOG=1 comes from the event loop itself (a blocked loop stops it); SIGHUP
-reloads the configuration, keeping the running one when the new one is bad; SIGTERM
-and SIGINT stop cleanly (STOPPING=1, API closed, backend stopped; the switches keep
-the last rules).
+``prepare`` is everything ``agent run`` checks before it starts, and all that ``agent
+run --check`` does. READY=1 is sent once the first observation is in and rules are
+installed; WATCHDOG=1 only while decision cycles complete (a stuck cycle stops it, and
+systemd restarts the daemon); SIGHUP reloads the configuration, keeping the running one
+when the new one is bad, and always ends in READY=1; SIGTERM and SIGINT stop within a
+bounded time, even with a worker stuck in a policy (STOPPING=1, API closed, backend
+stopped; the switches keep the last rules). Signals that arrive while the daemon is
+still starting are held until it runs. Cycles run at a fixed rate: a late cycle is
+counted, ticks a cycle overran are counted as missed and skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
+import os
 import signal
 import sys
+import threading
+import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
@@ -25,9 +35,11 @@ from agent.runtime.config import (
     BackendKind,
     load_config,
     read_token,
+    state_dir,
 )
-from agent.runtime.daemon import Daemon
+from agent.runtime.daemon import CycleRecord, Daemon
 from agent.runtime.logs import configure
+from agent.runtime.overrides import Overrides
 from agent.runtime.sdnotify import Notifier
 from agent.runtime.view import DaemonView, RunningDaemon
 from agent.southbound.base import Backend
@@ -45,11 +57,69 @@ class ApiServer(Protocol):
 
     async def start(self, view: DaemonView, token: str | None, listen: str) -> None: ...
 
+    def set_token(self, token: str | None) -> None: ...
+
     async def stop(self) -> None: ...
 
 
+STOP_TIMEOUT = 3.0  # seconds each shutdown step may take
+
+
 # Settings a reload may change; anything else needs a restart.
-RELOADABLE = {"policy", "fallback", "decision_interval", "stale_after", "policy_timeout", "log"}
+RELOADABLE = {
+    "policy",
+    "fallback",
+    "decision_interval",
+    "stale_after",
+    "policy_timeout",
+    "stage_timeout",
+    "log",
+    "api",  # the token file; a new listen address is refused below
+}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A configuration that ``agent run`` can start with, and what it loaded."""
+
+    config: AgentConfig
+    source: str
+    scenario: Scenario
+    token: str | None
+
+
+def prepare(config_path: str | None, api_listen: str | None) -> Prepared:
+    """Everything ``agent run`` checks before starting anything; InputError names the
+    file and key of the first problem."""
+    if config_path is None and DEFAULT_CONFIG.exists():
+        config_path = str(DEFAULT_CONFIG)
+    config, source = load_config(config_path)
+    try:
+        config = with_api(config, api_listen)
+    except ValueError as exc:
+        raise InputError(None, "--api", str(exc).splitlines()[-1].strip()) from None
+    scenario = load_scenario(config.scenario)
+    token = read_token(config)
+    for key in ("policy", "fallback"):
+        problem = policy_problem(getattr(config, key), scenario)
+        if problem:
+            raise InputError(source if source != "defaults" else None, key, problem)
+    return Prepared(config, source, scenario, token)
+
+
+def policy_problem(name: str, scenario: Scenario) -> str | None:
+    """Why policy ``name`` cannot decide on ``scenario``'s network, or None."""
+    from agent.policies.base import PolicyContext
+    from agent.policies.registry import make_policy
+
+    context = PolicyContext(scenario.network, scenario.services, scenario.routing, 0)
+    try:
+        make_policy(name, context)
+    except InputError as exc:
+        return exc.one_line()
+    except (ValueError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 def make_backend(config: AgentConfig, scenario: Scenario) -> Backend:
@@ -76,101 +146,185 @@ def make_instances(config: AgentConfig) -> InstanceManager | None:
 class AgentService:
     def __init__(
         self,
-        config: AgentConfig,
-        source: str,
+        prepared: Prepared,
         notifier: Notifier | None = None,
         api_listen: str | None = None,
         api: ApiServer | None = None,
     ) -> None:
         self.api = api
         self.api_listen = api_listen  # from the command line; outlives reloads
-        config = with_api(config, api_listen)
-        self.config = config
-        self.source = source
+        self.config = config = prepared.config
+        self.source = prepared.source
         self.notifier = notifier or Notifier()
-        self.scenario = load_scenario(config.scenario)
-        self.token = read_token(config)
+        self.scenario = prepared.scenario
+        self.token = prepared.token
         self.backend = make_backend(config, self.scenario)
-        self.daemon = Daemon(config, self.scenario, self.backend, make_instances(config))
-        self.view = RunningDaemon(self.daemon, source)
+        folder = state_dir(config)
+        overrides = Overrides(folder / "overrides.json" if folder else None)
+        self.daemon = Daemon(config, self.scenario, self.backend, make_instances(config), overrides)
+        self.view = RunningDaemon(self.daemon, self.source)
         self.stop_event = asyncio.Event()
         self.wake = asyncio.Event()
+        self._reloads: set[asyncio.Task[bool]] = set()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(self.reload()))
-        await self.backend.start()
-        if self.api is not None:
-            await self.api.start(self.view, self.token, self.config.api.listen)
-        watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
+        loop.add_signal_handler(signal.SIGHUP, self._spawn_reload)
+        held = EARLY_SIGNALS.take()
+        if signal.SIGTERM in held or signal.SIGINT in held:
+            return
         try:
+            await self._start()
+            if signal.SIGHUP in held:
+                self._spawn_reload()
+            watchdog = asyncio.create_task(self._watchdog(), name="watchdog")
             await self._loop()
-        finally:
             watchdog.cancel()
-            self.notifier.stopping()
-            log.info("stopping")
-            if self.api is not None:
-                await self.api.stop()
-            await self.backend.stop()
-            self.daemon.executor.shutdown(wait=False, cancel_futures=True)
+        finally:
+            await self._shutdown()
+
+    def _spawn_reload(self) -> None:
+        task = asyncio.create_task(self.reload(), name="reload")
+        self._reloads.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._reloads.discard)
+
+    async def _start(self) -> None:
+        """API first (a bad listen address stops us before anything runs), then the
+        backend, then the policies (in a worker: trained ones load weights)."""
+        if self.api is not None:
+            try:
+                await self.api.start(self.view, self.token, self.config.api.listen)
+            except OSError as exc:  # address in use, not on this host
+                where = "--api" if self.api_listen else "api.listen"
+                source = None if self.api_listen or self.source == "defaults" else self.source
+                raise InputError(source, where, str(exc)) from None
+        await self.backend.start()
+        await self.daemon.load_policies(self.config.policy, self.config.fallback)
+
+    async def _shutdown(self) -> None:
+        self.notifier.stopping()
+        log.info("stopping")
+        steps = [self.backend.stop()]
+        if self.api is not None:
+            steps.insert(0, self.api.stop())
+        for step in steps:
+            try:
+                await asyncio.wait_for(step, STOP_TIMEOUT)
+            except Exception as exc:  # stopping goes on whatever one part does
+                log.warning("shutdown step failed", error=repr(exc))
+        self.daemon.executor.shutdown(wait=False, cancel_futures=True)
 
     async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
         notified = False
+        next_at = loop.time()
         while not self.stop_event.is_set():
-            record = await self.daemon.cycle()
+            record = await self._cycle_or_stop()
+            if record is None:
+                return
             if self.daemon.ready and not notified:
                 self.notifier.ready(f"deciding with {record.policy}")
                 log.info("ready", policy=record.policy, backend=self.backend.name)
                 notified = True
-            await self._wait(self.config.decision_interval)
+            next_at = self._next_tick(next_at, loop.time())
+            if await self._wait(next_at - loop.time()):
+                next_at = loop.time()  # woken by a reload: the interval may have changed
 
-    async def _wait(self, seconds: float) -> None:
+    async def _cycle_or_stop(self) -> CycleRecord | None:
+        """One cycle, or None when a stop request comes first (the cycle is abandoned:
+        its stages have deadlines, but stopping must not wait for them)."""
+        cycle = asyncio.create_task(self.daemon.cycle(), name="cycle")
+        stop = asyncio.create_task(self.stop_event.wait())
+        await asyncio.wait({cycle, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if cycle.done():
+            return cycle.result()
+        cycle.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(cycle, STOP_TIMEOUT)
+        return None
+
+    def _next_tick(self, previous: float, now: float) -> float:
+        """Fixed rate: the tick after ``previous``; ticks already past are skipped and
+        counted."""
+        interval = self.config.decision_interval
+        tick = previous + interval
+        if now > tick:
+            counters = self.daemon.counters
+            counters.late_cycles += 1
+            skipped = math.floor((now - tick) / interval)
+            counters.missed_cycles += skipped
+            tick += skipped * interval
+        return tick
+
+    async def _wait(self, seconds: float) -> bool:
+        """Sleep until the next tick; True when woken early by a reload."""
         stop = asyncio.create_task(self.stop_event.wait())
         wake = asyncio.create_task(self.wake.wait())
-        await asyncio.wait({stop, wake}, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            {stop, wake}, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
+        )
         for task in (stop, wake):
             task.cancel()
+        woken = self.wake.is_set()
         self.wake.clear()
+        return woken
 
     async def _watchdog(self) -> None:
+        """WATCHDOG=1 while cycles complete: a stuck cycle lets systemd restart us."""
         interval = self.notifier.watchdog_interval
         if interval is None:
             return
         while True:
-            self.notifier.watchdog()
+            stalled = self.daemon.stalled()
+            if stalled is None:
+                self.notifier.watchdog()
+            else:
+                self.notifier.status(f"decision cycle stuck: {stalled}")
             await asyncio.sleep(interval)
 
     async def reload(self, path: str | None = None) -> bool:
-        """Re-read the configuration; a bad one is refused and the running one kept."""
+        """Re-read the configuration; a bad one is refused and the running one kept.
+        Always ends in READY=1 (systemd leaves its reloading state)."""
         self.notifier.reloading()
         source = path or (self.source if self.source != "defaults" else None)
         try:
-            new = with_api(load_config(source)[0], self.api_listen)
-            changed = {
-                key
-                for key, value in new.model_dump().items()
-                if value != self.config.model_dump()[key]
-            }
-            if changed - RELOADABLE:
-                raise InputError(
-                    source, "", f"changing {sorted(changed - RELOADABLE)} needs a restart"
-                )
-            for name in (new.policy, new.fallback):
-                self.daemon.policy(name)  # unknown names fail here, before anything changes
-        except (InputError, ValueError) as exc:
+            new, token = await self._load_for_reload(source)
+        except Exception as exc:  # whatever went wrong, the running configuration stays
             self.daemon.counters.config_errors += 1
             log.error("reload refused, keeping the running configuration", error=str(exc))
             self.notifier.ready("reload refused")
             return False
+        changed = _changed(self.config, new)
         self.config = new
         self.daemon.config = new
+        self.token = token
+        if self.api is not None:
+            self.api.set_token(token)
         configure(new.log.format, new.log.level)
         log.info("configuration reloaded", changed=sorted(changed))
         self.notifier.ready("reloaded")
         self.wake.set()
         return True
+
+    async def _load_for_reload(self, source: str | None) -> tuple[AgentConfig, str | None]:
+        """The new configuration and token, policies built (in a worker), or an error."""
+        new = with_api(load_config(source)[0], self.api_listen)
+        changed = _changed(self.config, new)
+        if new.api.listen != self.config.api.listen:
+            changed.add("api.listen")
+        if changed - RELOADABLE:
+            raise InputError(source, "", f"changing {sorted(changed - RELOADABLE)} needs a restart")
+        token = read_token(new)
+        await self.daemon.load_policies(new.policy, new.fallback)  # unknown names fail here
+        return new, token
+
+
+def _changed(old: AgentConfig, new: AgentConfig) -> set[str]:
+    before = old.model_dump()
+    return {key for key, value in new.model_dump().items() if value != before[key]}
 
 
 def with_api(config: AgentConfig, listen: str | None) -> AgentConfig:
@@ -180,25 +334,58 @@ def with_api(config: AgentConfig, listen: str | None) -> AgentConfig:
     return config.model_copy(update={"api": api})
 
 
+class EarlySignals:
+    """Signals that arrive while the daemon starts (loading a scenario and policies
+    takes seconds): held, instead of SIGHUP's default of killing the process, and acted
+    on once the event loop's handlers are in place."""
+
+    def __init__(self) -> None:
+        self.held: set[int] = set()
+
+    def install(self) -> None:
+        for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._hold)
+
+    def _hold(self, signum: int, frame: object) -> None:
+        self.held.add(signum)
+
+    def take(self) -> set[int]:
+        held, self.held = self.held, set()
+        return held
+
+
+EARLY_SIGNALS = EarlySignals()
+
+
 def run_service(config_path: str | None, api: str | None, server: ApiServer | None) -> None:
-    """Load, validate and run; InputError escapes before anything starts."""
-    if config_path is None and DEFAULT_CONFIG.exists():
-        config_path = str(DEFAULT_CONFIG)
-    config, source = load_config(config_path)
-    try:
-        with_api(config, api)
-    except ValueError as exc:
-        raise InputError(None, "--api", str(exc).splitlines()[-1].strip()) from None
-    configure(config.log.format, config.log.level)
+    """Check, then run; InputError escapes before anything starts."""
+    EARLY_SIGNALS.install()
+    prepared = prepare(config_path, api)
+    configure(prepared.config.log.format, prepared.config.log.level)
     # the simulator backend and policies run in worker threads: hand the GIL back to
     # the event loop within 1 ms instead of Python's default 5 ms
     sys.setswitchinterval(0.001)
-    asyncio.run(_main(config, source, api, server))
+    asyncio.run(_main(prepared, api, server))
+    _exit_past_stuck_workers()
 
 
-async def _main(
-    config: AgentConfig, source: str, api: str | None, server: ApiServer | None
-) -> None:
-    service = AgentService(config, source, api_listen=api, api=server)
-    log.info("starting", backend=config.backend.value, policy=config.policy, config=source)
+async def _main(prepared: Prepared, api: str | None, server: ApiServer | None) -> None:
+    config = prepared.config
+    log.info("starting", backend=config.backend.value, policy=config.policy, config=prepared.source)
+    service = AgentService(prepared, api_listen=api, api=server)
     await service.run()
+
+
+def _exit_past_stuck_workers() -> None:
+    """A worker stuck in a policy would keep the interpreter from exiting (it joins its
+    worker threads): after a short grace, exit without waiting for it."""
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    stuck = [t.name for t in threading.enumerate() if t.is_alive() and not t.daemon]
+    if len(stuck) > 1:  # the main thread is always there
+        log.error("exiting past stuck worker threads", threads=stuck)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

@@ -19,7 +19,8 @@ class DaemonView(Protocol):
     def ready_checks(self) -> list[str]: ...
     def topology(self) -> dict[str, Any]: ...
     def latest_decision(self) -> dict[str, Any] | None: ...
-    def rules(self) -> list[dict[str, Any]]: ...
+    def rules_json(self) -> bytes: ...
+    def check_policy(self, name: str) -> str | None: ...
     def overrides(self) -> list[dict[str, Any]]: ...
     def add_override(self, spec: OverrideSpec) -> int: ...
     def remove_override(self, key: int | None) -> bool: ...
@@ -35,6 +36,7 @@ class RunningDaemon:
         self.daemon = daemon
         self.config_source = config_source
         self.started = time.time()
+        self._rules: tuple[int, bytes] = (-1, b"")
 
     @property
     def config_hash(self) -> str:
@@ -88,6 +90,9 @@ class RunningDaemon:
             "verify_failures": c.verify_failures,
             "reconciliations": c.reconciliations,
             "config_errors": c.config_errors,
+            "cycle_failures": c.cycle_failures,
+            "late_cycles": c.late_cycles,
+            "missed_cycles": c.missed_cycles,
         }
 
     def ready_checks(self) -> list[str]:
@@ -98,6 +103,9 @@ class RunningDaemon:
             failing.append("no decision made yet")
         elif not d.ready:
             failing.append("rules not installed yet")
+        stalled = d.stalled()
+        if stalled:
+            failing.append(f"decision cycle stuck: {stalled}")
         return failing
 
     def topology(self) -> dict[str, Any]:
@@ -143,8 +151,24 @@ class RunningDaemon:
             "notes": list(decision.notes),
         }
 
-    def rules(self) -> list[dict[str, Any]]:
-        return [intent.to_json() for intent in self.daemon.installed]
+    def rules_json(self) -> bytes:
+        """``{"rules": [...]}`` encoded once per change of the installed rules. Safe from
+        any thread: ``installed`` is replaced, never changed in place."""
+        d = self.daemon
+        version, intents = d.installed_version, d.installed
+        cached = self._rules
+        if cached[0] != version:
+            body = json.dumps({"rules": [intent.to_json() for intent in intents]})
+            cached = self._rules = (version, body.encode())
+        return cached[1]
+
+    def check_policy(self, name: str) -> str | None:
+        """Why ``name`` cannot decide on this network, or None (builds it: a worker's job)."""
+        try:
+            self.daemon.policy(name)
+        except Exception as exc:  # unknown name, broken files, trained for another network
+            return f"override.name: {exc}"
+        return None
 
     def overrides(self) -> list[dict[str, Any]]:
         return self.daemon.overrides.listing()

@@ -5,6 +5,11 @@ wall time times ``time_scale``. The simulator runs in its own worker thread; the
 loop only schedules it. Rules compiled by the daemon go into a fake switch table
 (validated as a switch would), and the decision they come from drives the simulator.
 Monitoring is the simulator's observation: partial and delayed as the scenario says.
+
+The daemon plays the scenario as one unbounded episode: traffic goes on past the
+scenario's ``steps`` (arrivals keep their process; a trace's last row holds; failures
+happen once, at their times), so monitoring, instances and the simulated clock run on
+without a seam. Counters are kept as sums; per-flow delays are not kept.
 """
 
 from __future__ import annotations
@@ -47,7 +52,6 @@ class SimBackend:
         self.sim: Simulator | None = None
         self.decision: Decision | None = None
         self.totals = Totals()
-        self.episode_totals = Totals()
         self._observation: Observation | None = None
         self._observed_at: float | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim")
@@ -67,7 +71,7 @@ class SimBackend:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)  # a step ends on its own
 
     async def _play(self) -> None:
         """Step the simulator with the installed decision, one step per tick."""
@@ -82,13 +86,11 @@ class SimBackend:
     def _step(self) -> None:
         sim, decision = self.sim, self.decision
         assert sim is not None and decision is not None
-        result = sim.step(decision)
-        self.episode_totals.add_step(result.metrics)
-        self.totals.add_step(result.metrics)
-        if result.done:  # start a new episode with the next seed, keep playing
-            sim.finish()
-            sim.reset()
-            self.episode_totals = Totals()
+        result = sim.step(decision)  # past ``steps`` too: one unbounded episode
+        sim.totals = Totals()  # the episode's own books would grow without bound
+        metrics = result.metrics
+        metrics.delays = []
+        self.totals.add_step(metrics)
         self._observation = sim.observation
         self._observed_at = self.clock()
 

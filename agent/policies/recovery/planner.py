@@ -131,7 +131,9 @@ def recovery_report(
     """``plan_recovery`` wrapped with what a ``GET /recovery`` answer needs."""
     nodes = sorted(set(down_nodes))
     links = sorted({tuple(sorted(link)) for link in down_links})
-    host = independent or next(v for v in network.node_ids if v not in set(nodes))
+    host = independent or next((v for v in network.node_ids if v not in set(nodes)), None)
+    if host is None:
+        raise ValueError("every switch has failed: no working switch to plan the repairs from")
     plan = plan_recovery(network, nodes, links, policy, independent=host, **options)
     return RecoveryReport(
         network=network.name,
