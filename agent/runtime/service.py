@@ -37,7 +37,7 @@ from agent.runtime.config import (
     read_token,
     state_dir,
 )
-from agent.runtime.daemon import CycleRecord, Daemon
+from agent.runtime.daemon import CycleRecord, Daemon, StageFailed
 from agent.runtime.logs import configure
 from agent.runtime.overrides import Overrides
 from agent.runtime.sdnotify import Notifier
@@ -202,6 +202,18 @@ class AgentService:
                 raise InputError(source, where, str(exc)) from None
         await self.backend.start()
         await self.daemon.load_policies(self.config.policy, self.config.fallback)
+        await self._check_restored_overrides()
+
+    async def _check_restored_overrides(self) -> None:
+        """A restored policy override whose policy no longer loads is dropped, loudly."""
+        for item in self.daemon.overrides.listing():
+            if item["kind"] != "policy":
+                continue
+            try:
+                await self.daemon.load_policies(str(item["name"]))
+            except StageFailed as exc:
+                self.daemon.overrides.remove(int(str(item["id"])))
+                log.error("restored policy override dropped", override=item, error=str(exc))
 
     async def _shutdown(self) -> None:
         self.notifier.stopping()
