@@ -1,4 +1,8 @@
-"""Shared pieces of the command line: loading scenarios, reporting input errors."""
+"""Shared pieces of the command line: loading scenarios, reporting input errors.
+
+Bad input (an input file, a policy name or directory) ends the command with one line,
+``error: ...``, on stderr and exit status 2; never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import click
 
 from agent.model.errors import InputError
 from agent.model.scenario import Scenario, load_scenario, scenario_from_files
+from agent.policies.errors import PolicyError
 from agent.sim.schedule import DecisionError
 
 EXIT_INPUT = 2
@@ -29,6 +34,8 @@ def input_errors() -> Iterator[None]:
         yield
     except InputError as exc:
         fail(exc.one_line())
+    except PolicyError as exc:  # unknown name, or trained for another network
+        fail(str(exc))
     except DecisionError as exc:
         fail(f"policy produced an invalid decision: {exc}")
 
@@ -56,11 +63,18 @@ def scenario_options(command: Callable[..., object]) -> Callable[..., object]:
         [
             click.argument("scenario", required=False),
             click.option(
-                "--network", help="coord-sim network (GraphML/GML), with --service/--traffic"
+                "--network",
+                help="coord-sim network (GraphML/GML), with --service and --traffic",
             ),
-            click.option("--service", help="coord-sim service YAML"),
             click.option(
-                "--traffic", "--config", "traffic", help="coord-sim simulator config YAML"
+                "--service",
+                help="coord-sim service YAML, with --network and --traffic",
+            ),
+            click.option(
+                "--traffic",
+                "--config",
+                "traffic",
+                help="coord-sim simulator config YAML, with --network and --service",
             ),
         ]
     ):

@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-import torch
 
-from agent.cli.common import fail
+from agent.cli.common import fail, input_errors
 from agent.model.recovery import GraphFamily, Mode, RecoveryInstance, parse_graphs, total_utility
 from agent.policies.recovery.base import RandomPolicy, RatioPolicy, RecoveryPolicy
-from agent.policies.recovery.deeppr import SHIPPED, DeepPRPolicy
+from agent.policies.recovery.card import SHIPPED, check_policy_files
 from agent.policies.recovery.dp import dp_optimal
-from agent.policies.recovery.networks import save_network
-from agent.train.deeppr import TrainArgs, train
 
 METHODS = ("deeppr", "deeppr-greedy", "ratio", "random")
 MODES = click.Choice(["compliant", "adversarial"])
@@ -58,20 +55,34 @@ def _methods(spec: str, policy_dir: Path | None, beam: int, seed: int) -> dict[s
     unknown = [m for m in names if m not in METHODS]
     if unknown or not names:
         fail(f"--methods: unknown {', '.join(unknown) or '(none)'} (known: {', '.join(METHODS)})")
-    directory = policy_dir or SHIPPED
-    if any(m.startswith("deeppr") for m in names) and not (directory / "card.json").exists():
-        fail(f"--policy: no DeepPR policy (card.json) in {directory}")
     out: dict[str, RecoveryPolicy] = {}
+    if any(m.startswith("deeppr") for m in names):
+        directory = _policy_directory(policy_dir)
+        with input_errors():
+            check_policy_files(directory)  # one line for a broken card or weights file
+            from agent.policies.recovery.deeppr import DeepPRPolicy
+
+            if "deeppr" in names:
+                out["deeppr"] = DeepPRPolicy.load(directory, "beam", beam)
+            if "deeppr-greedy" in names:
+                out["deeppr-greedy"] = DeepPRPolicy.load(directory, "greedy")
     for name in names:
-        if name == "deeppr":
-            out[name] = DeepPRPolicy.load(directory, "beam", beam)
-        elif name == "deeppr-greedy":
-            out[name] = DeepPRPolicy.load(directory, "greedy")
-        elif name == "ratio":
+        if name == "ratio":
             out[name] = RatioPolicy()
-        else:
+        elif name == "random":
             out[name] = RandomPolicy(seed)
-    return out
+    return {name: out[name] for name in names}
+
+
+def _policy_directory(policy_dir: Path | None) -> Path:
+    directory = policy_dir or SHIPPED
+    if not directory.exists():
+        fail(f"{directory}: DeepPR policy directory not found")
+    if directory.is_file():
+        directory = directory.parent
+    if not (directory / "card.json").is_file():
+        fail(f"{directory}: no DeepPR policy here (expected card.json and model.safetensors)")
+    return directory
 
 
 def make_instances(
@@ -204,40 +215,56 @@ def _plot(path: Path, rows: list[Row], methods: list[str], reference: str, title
 @click.option(
     "--graphs",
     default="gnp:15-20",
-    show_default=True,
-    help="gnp:N, gnp:A-B, zoo:NAME, comma-separated",
+    help="instance graphs: gnp:N, gnp:A-B (sizes A to B), zoo:NAME; comma-separated",
 )
 @click.option(
     "--instances",
     type=click.IntRange(min=1),
     default=20,
-    show_default=True,
-    help="per GNP size / Zoo graph",
+    help="instances per GNP size and per Zoo graph",
 )
-@click.option("--seed", type=int, default=1, show_default=True, help="instance k uses seed S + k")
-@click.option("--mode", type=MODES, default="compliant", show_default=True)
-@click.option("--methods", default=",".join(METHODS), show_default=True)
+@click.option("--seed", type=int, default=1, help="seed of the first instance; instance k: S + k")
 @click.option(
-    "--policy", "policy_dir", type=click.Path(path_type=Path), help="DeepPR policy folder [shipped]"
+    "--mode",
+    type=MODES,
+    default="compliant",
+    help="compliant: random utilities and demands; adversarial: with the paper's trap node",
 )
-@click.option("--beam-width", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--methods", default=",".join(METHODS), help="methods to compare, comma-separated")
+@click.option(
+    "--policy",
+    "policy_dir",
+    type=click.Path(path_type=Path),
+    show_default="the shipped DeepPR policy",
+    help="DeepPR policy directory (card.json and model.safetensors)",
+)
+@click.option(
+    "--beam-width",
+    type=click.IntRange(min=1),
+    default=64,
+    help="orders kept at each depth of deeppr's beam search",
+)
 @click.option(
     "--dp-max-nodes",
     type=click.IntRange(min=1, max=24),
     default=22,
-    show_default=True,
-    help="largest number of nodes to repair solved by DP-OPT",
+    help="largest number of nodes to repair solved by DP-OPT (else: ratio to the best method)",
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), default=1, show_default=True, help="torch threads"
+    "--threads", type=click.IntRange(min=1), default=1, help="torch threads for the Q-network"
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    help="what stdout shows: a markdown table or one JSON object",
 )
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="write instances.csv, summary.json, recovery.md, ratios.png",
+    show_default="no files",
+    help="write instances.csv, summary.json, recovery.md and ratios.png into this directory",
 )
 def eval_recovery(
     graphs: str,
@@ -253,6 +280,8 @@ def eval_recovery(
     out: Path | None,
 ) -> None:
     """Compare DeepPR, RATIO and RANDOM with DP-OPT on progressive-recovery instances."""
+    import torch
+
     torch.set_num_threads(threads)
     families = _families(graphs)
     policies = _methods(methods, policy_dir, beam_width, seed)
@@ -270,38 +299,49 @@ def eval_recovery(
 
 
 @click.command("recovery")
-@click.option("--variant", type=click.Choice(["node", "paper"]), default="node", show_default=True)
+@click.option(
+    "--variant",
+    type=click.Choice(["node", "paper"]),
+    default="node",
+    help="node: one network for any graph size; paper: the paper's network for one graph",
+)
 @click.option(
     "--graphs",
     default="gnp:10-24",
-    show_default=True,
-    help="training graphs (paper: the first one, its smallest size)",
+    help="training graphs, as for eval (paper variant: the first one, its smallest size)",
 )
-@click.option("--episodes", type=click.IntRange(min=1), default=3000, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--episodes", type=click.IntRange(min=1), default=3000, help="training episodes")
+@click.option("--seed", type=int, default=0, help="seed of the training run")
 @click.option(
     "--mode",
     type=MODES,
     default="compliant",
-    show_default=True,
     help="paper variant: its instance's mode",
 )
 @click.option(
     "--instance-seed",
     type=int,
     default=1,
-    show_default=True,
     help="paper variant: its instance's seed",
 )
-@click.option("--adversarial-share", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option(
+    "--adversarial-share",
+    type=click.FloatRange(0, 1),
+    default=0.5,
+    help="node variant: share of training instances in adversarial mode",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
-    help="policy folder to write",
+    help="policy directory to write (card.json and model.safetensors)",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    help="what stdout shows: a table or one JSON object",
 )
 def train_recovery(
     variant: str,
@@ -315,6 +355,9 @@ def train_recovery(
     fmt: str,
 ) -> None:
     """Train a DeepPR policy (DQN with RATIO-guided exploration) and save it to --out."""
+    from agent.policies.recovery.networks import save_network
+    from agent.train.deeppr import TrainArgs, train
+
     families = _families(graphs)
     args = TrainArgs(
         variant="paper" if variant == "paper" else "node",

@@ -11,39 +11,62 @@ from pathlib import Path
 
 import click
 
-from agent.cli.common import fail, input_errors, resolve_scenario, scenario_options
+from agent.cli.common import input_errors, resolve_scenario, scenario_options
 from agent.model.scenario import Scenario, ScheduleMode
-from agent.policies.registry import BASELINES, make_policy
+from agent.policies.registry import PolicyFactory, check_policy, known_policies, policy_factory
 from agent.sim.metrics import StepMetrics, Totals
 from agent.train.rollout import RolloutResult, policy_context, run_episodes
+
+
+class _PolicyOption(click.Option):
+    """``--policy``: the shipped names are listed when the help is shown."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        self.help = (
+            f"a baseline or shipped policy ({', '.join(known_policies())}), or the path of a "
+            "policy directory (a training run directory: its best/)"
+        )
+        return super().get_help_record(ctx)
 
 
 @click.command("sim")
 @scenario_options
 @click.option(
-    "--policy",
-    "policy_name",
-    default="shortest-path",
-    show_default=True,
-    help=f"a baseline ({', '.join(BASELINES)}) or a shipped or trained policy (name or path)",
+    "--policy", "policy_name", cls=_PolicyOption, default="shortest-path", metavar="NAME|PATH"
 )
-@click.option("--steps", type=click.IntRange(min=1), help="control steps per episode [scenario's]")
-@click.option("--seed", type=int, help="seed of the first episode [scenario's]")
-@click.option("--episodes", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    show_default="the scenario's",
+    help="control steps per episode",
+)
+@click.option("--seed", type=int, show_default="the scenario's", help="seed of the first episode")
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=1),
+    default=1,
+    help="episodes to run; episode k uses seed SEED + k",
+)
 @click.option(
     "--schedule",
     "schedule_mode",
     type=click.Choice([m.value for m in ScheduleMode]),
+    show_default="the scenario's",
     help="how weights pick each flow's destination: coord-sim's weighted round robin, or "
-    "a weighted random choice per flow (what a hashing SELECT group does) [scenario's]",
+    "a weighted random choice per flow (what a hashing SELECT group does)",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    help="what stdout shows: a table or one JSON object",
 )
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
-    help="write steps.csv and summary.json here",
+    show_default="no files",
+    help="write steps.csv and summary.json into this directory",
 )
 def sim_command(
     scenario: str | None,
@@ -58,19 +81,21 @@ def sim_command(
     fmt: str,
     out: Path | None,
 ) -> None:
-    """Run POLICY on SCENARIO (or on coord-sim's three files) and print totals."""
+    """Run a policy on SCENARIO (or on coord-sim's three files) and print totals.
+
+    SCENARIO is a scenario YAML; without it, give --network, --service and --traffic."""
     with input_errors():
         loaded = resolve_scenario(scenario, network, service, traffic)
         if schedule_mode is not None:
             loaded = dataclasses.replace(loaded, schedule_mode=ScheduleMode(schedule_mode))
-        try:  # fails early, with one line, for unknown names and mismatched policies
-            make_policy(policy_name, policy_context(loaded, loaded.seed))
-        except ValueError as exc:
-            fail(str(exc))
+        # one line, before anything runs, for unknown names, broken policy files and
+        # policies trained for another network; builds nothing
+        check_policy(policy_name, policy_context(loaded, loaded.seed))
+        factory = policy_factory(policy_name)
         n_steps = steps or loaded.steps
         first_seed = loaded.seed if seed is None else seed
         started = time.perf_counter()
-        result = _run(loaded, policy_name, episodes, n_steps, first_seed)
+        result = _run(loaded, policy_name, factory, episodes, n_steps, first_seed)
         wall = time.perf_counter() - started
     summary = _summary(loaded, policy_name, result.totals, first_seed, wall)
     if out is not None:
@@ -81,10 +106,17 @@ def sim_command(
         _print_table(summary, result.totals, steps_per_episode=n_steps)
 
 
-def _run(scenario: Scenario, policy: str, episodes: int, steps: int, seed: int) -> RolloutResult:
+def _run(
+    scenario: Scenario,
+    policy: str,
+    factory: PolicyFactory,
+    episodes: int,
+    steps: int,
+    seed: int,
+) -> RolloutResult:
     total = episodes * steps
     if not sys.stderr.isatty() or total < 50:
-        return run_episodes(scenario, lambda c: make_policy(policy, c), episodes, steps, seed)
+        return run_episodes(scenario, factory, episodes, steps, seed)
     with click.progressbar(
         length=total, label=f"{policy} on {scenario.name}", file=sys.stderr
     ) as bar:
@@ -92,7 +124,7 @@ def _run(scenario: Scenario, policy: str, episodes: int, steps: int, seed: int) 
         def tick(_metrics: StepMetrics) -> None:
             bar.update(1)
 
-        return run_episodes(scenario, lambda c: make_policy(policy, c), episodes, steps, seed, tick)
+        return run_episodes(scenario, factory, episodes, steps, seed, tick)
 
 
 def _summary(

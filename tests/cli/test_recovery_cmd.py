@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,3 +103,41 @@ def test_train_then_evaluate_the_trained_policy(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "| deeppr |" in result.output
+
+
+def test_broken_deeppr_policies_are_one_line(tmp_path: Path) -> None:
+    shipped = Path(__file__).resolve().parents[2] / "topologies/policies/deeppr"
+    broken = tmp_path / "deeppr"
+    shutil.copytree(shipped, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8])
+    card = json.loads((shipped / "card.json").read_text())
+    card["hidden"] = "64"
+    typo = tmp_path / "typo"
+    shutil.copytree(shipped, typo)
+    (typo / "card.json").write_text(json.dumps(card))
+    cases = {
+        str(tmp_path / "nowhere"): "DeepPR policy directory not found",
+        str(broken): "model.safetensors: file holds",
+        str(typo): "card.json:1: hidden: Input should be a valid integer",
+    }
+    for policy, fragment in cases.items():
+        result = CliRunner().invoke(
+            cli, ["eval", "recovery", "--instances", "1", "--graphs", "gnp:6", "--policy", policy]
+        )
+        assert result.exit_code == 2, (policy, result.output)
+        assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+        assert fragment in result.output, result.output
+
+
+def test_trained_weights_are_readable_like_the_card(tmp_path: Path) -> None:
+    before = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(
+            cli,
+            ["train", "recovery", "--graphs", "gnp:6", "--episodes", "2", "--out", str(tmp_path)],
+        )
+    finally:
+        os.umask(before)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == 0o644

@@ -71,7 +71,7 @@ def test_missing_and_unknown_policies(tmp_path: Path) -> None:
         load_named("nope")
     (tmp_path / "card.json").write_text("{}")
     (tmp_path / "actor.safetensors").write_bytes(b"")
-    with pytest.raises(PolicyFileError, match=r"not a sdn-agent/coordination-policy"):
+    with pytest.raises(PolicyFileError, match=r"card\.json:1: format: required key is missing"):
         load_policy(tmp_path)
 
 

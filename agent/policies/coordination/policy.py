@@ -1,11 +1,10 @@
 """The learned coordination policy: an actor network loaded from safetensors + a JSON card.
 
-A policy directory holds ``actor.safetensors`` (the weights) and ``card.json``: format and
-version, the network it was trained for (name, node ordering, capacities, ingress nodes, links
-and a fingerprint of all of them), the observation and action layout, the actor's shape, the
-schedule threshold, scenario and input hashes, training steps and metrics. Loading needs no
-training code and no pickle; a network whose fingerprint differs from the card's is refused
-with ``PolicyMismatchError`` naming what differs.
+A policy directory holds ``actor.safetensors`` (the weights) and ``card.json`` (see
+``card``). Loading needs no training code and no pickle: the card is validated, the weights
+file's header is checked against the shapes the card implies, and only then are tensors
+read; a network whose fingerprint differs from the card's is refused with
+``PolicyMismatchError`` naming what differs.
 
 ``predict`` does what DeepCoord's agent does: observation -> actor -> weights per (node, chain,
 SF) over destination nodes, weights under the threshold zeroed and the rest renormalised;
@@ -14,72 +13,55 @@ placement follows from the schedule.
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import torch
-from safetensors.torch import load_file
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 
 from agent.model import deepcoord as encoding
 from agent.model.deepcoord import postprocess as postprocess
-from agent.model.network import Network
 from agent.model.types import Decision, Observation
 from agent.policies.base import PolicyContext
+from agent.policies.coordination.card import (
+    CARD_FILE,
+    CARD_FORMAT,
+    CARD_VERSION,
+    WEIGHTS_FILE,
+    Layout,
+    PolicyCard,
+    check_compatible,
+    check_policy_files,
+    fingerprint,
+    network_facts,
+)
+from agent.policies.coordination.locate import SHIPPED, find_policy, policy_directory, shipped_names
 from agent.policies.coordination.network import Actor
+from agent.policies.errors import PolicyFileError, PolicyMismatchError
+from agent.policies.tensorfile import match_mode
 
-CARD_FORMAT = "sdn-agent/coordination-policy"
-CARD_VERSION = 1
-WEIGHTS_FILE = "actor.safetensors"
-CARD_FILE = "card.json"
-SHIPPED = Path(__file__).resolve().parents[3] / "topologies" / "policies" / "coordination"
-
-
-class PolicyFileError(ValueError):
-    """A policy file that is missing, unreadable or of an unknown format."""
-
-
-class PolicyMismatchError(ValueError):
-    """A policy asked to run on a topology or service it was not trained for."""
-
-
-def network_facts(network: Network) -> dict[str, Any]:
-    """What a policy's layout depends on: node ordering, capacities, ingress, links."""
-    return {
-        "nodes": list(network.node_ids),
-        "caps": [float(n.cap) for n in network.nodes],
-        "ingress": list(network.ingress),
-        "links": sorted(sorted([link.a, link.b]) for link in network.links),
-    }
-
-
-def fingerprint(facts: dict[str, Any]) -> str:
-    text = json.dumps(facts, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Layout:
-    nodes: tuple[str, ...]
-    rows: tuple[tuple[str, str], ...]
-    observe_load: bool
-    rate_unit_ms: float
-    threshold: float
-
-    @staticmethod
-    def of_card(card: dict[str, Any]) -> Layout:
-        layout = card["layout"]
-        return Layout(
-            tuple(card["network"]["nodes"]),
-            tuple((str(c), str(s)) for c, s in layout["rows"]),
-            bool(layout["observe_load"]),
-            float(layout["rate_unit_ms"]),
-            float(card["threshold"]),
-        )
+__all__ = [
+    "CARD_FILE",
+    "CARD_FORMAT",
+    "CARD_VERSION",
+    "SHIPPED",
+    "WEIGHTS_FILE",
+    "CoordinationPolicy",
+    "Layout",
+    "PolicyFileError",
+    "PolicyMismatchError",
+    "fingerprint",
+    "load_named",
+    "load_policy",
+    "network_facts",
+    "postprocess",
+    "save_policy",
+    "shipped_names",
+]
 
 
 class CoordinationPolicy:
@@ -105,68 +87,47 @@ class CoordinationPolicy:
         return to_decision(self.layout, self.weights(observation), self.name)
 
 
-def check_compatible(card: dict[str, Any], context: PolicyContext) -> None:
-    facts = network_facts(context.network)
-    trained = card["network"]
-    if fingerprint(facts) == trained["fingerprint"]:
-        rows = [[c, s] for c, sfs in context.services.chains.items() for s in dict.fromkeys(sfs)]
-        if rows != card["layout"]["rows"]:
-            raise PolicyMismatchError(
-                f"policy {card.get('name')!r} was trained for chains/SFs {card['layout']['rows']}"
-                f", this service has {rows}"
-            )
-        return
-    differs = [key for key in facts if facts[key] != trained.get(key)]
-    raise PolicyMismatchError(
-        f"policy {card.get('name')!r} was trained for network {trained.get('name')!r} and "
-        f"cannot run on this one: {', '.join(differs)} differ(s) "
-        f"(trained nodes {trained.get('nodes')}, caps {trained.get('caps')}, ingress "
-        f"{trained.get('ingress')}; this network: nodes {facts['nodes']}, caps {facts['caps']}, "
-        f"ingress {facts['ingress']})"
-    )
-
-
 def load_policy(path: str | Path, context: PolicyContext | None = None) -> CoordinationPolicy:
-    """Load a policy directory (or its ``actor.safetensors`` / ``card.json``)."""
-    directory = Path(path)
-    if directory.is_file():
-        directory = directory.parent
-    card_path, weights_path = directory / CARD_FILE, directory / WEIGHTS_FILE
-    if not card_path.is_file() or not weights_path.is_file():
-        raise PolicyFileError(f"{directory}: expected {CARD_FILE} and {WEIGHTS_FILE} there")
-    try:
-        card = json.loads(card_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise PolicyFileError(f"{card_path}:{exc.lineno}: not JSON: {exc.msg}") from None
-    if card.get("format") != CARD_FORMAT or card.get("version") != CARD_VERSION:
-        raise PolicyFileError(f"{card_path}: not a {CARD_FORMAT} v{CARD_VERSION} card")
+    """Load a policy directory (or its ``actor.safetensors`` / ``card.json``, or a training
+    run directory: its ``best/``). Card and weights header are checked before any tensor is
+    allocated; given a context, so is the network the policy was trained for."""
+    directory = policy_directory(path)
+    raw, card = check_policy_files(directory)
+    if context is not None:
+        check_compatible(raw, context)
     actor = build_actor(card)
-    actor.load_state_dict(load_file(str(weights_path)))
-    return CoordinationPolicy(actor, card, context)
+    weights = directory / WEIGHTS_FILE
+    try:
+        actor.load_state_dict(load_file(str(weights)))
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PolicyFileError(weights, "", f"cannot load the weights: {problem}") from None
+    return CoordinationPolicy(actor, raw, context)
 
 
-def build_actor(card: dict[str, Any]) -> Actor:
-    spec, layout = card["actor"], card["layout"]
-    n = len(card["network"]["nodes"])
-    return Actor(layout["obs_size"], n, len(layout["rows"]), spec["hidden"], spec["activation"])
-
-
-def shipped_names(root: Path = SHIPPED) -> list[str]:
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if (p / CARD_FILE).is_file())
+def build_actor(card: PolicyCard) -> Actor:
+    n = len(card.network.nodes)
+    return Actor(
+        card.layout.obs_size, n, len(card.layout.rows), card.actor.hidden, card.actor.activation
+    )
 
 
 def load_named(
     name: str, context: PolicyContext | None = None, root: Path = SHIPPED
 ) -> CoordinationPolicy:
     """A shipped policy by name (the stem of its network file), or a policy path."""
-    if (root / name / CARD_FILE).is_file():
-        return load_policy(root / name, context)
-    if Path(name).exists():
-        return load_policy(name, context)
-    known = ", ".join(shipped_names(root)) or "none"
-    raise PolicyFileError(f"no coordination policy named {name!r} (shipped: {known})")
+    return load_policy(find_policy(name, root), context)
+
+
+def save_policy(directory: Path, actor: Actor, card: dict[str, Any]) -> None:
+    """Write ``card.json`` and ``actor.safetensors`` into ``directory``; the weights get the
+    card's permissions (the safetensors writer would make them private)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    card_path, weights = directory / CARD_FILE, directory / WEIGHTS_FILE
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    state = {k: v.detach().cpu().contiguous() for k, v in actor.state_dict().items()}
+    save_file(state, str(weights))
+    match_mode(weights, card_path)
 
 
 def observation_vector(layout: Layout, observation: Observation) -> npt.NDArray[np.float32]:

@@ -25,11 +25,13 @@ import numpy.typing as npt
 import torch
 
 from agent.model.recovery import RecoveryInstance, total_utility
+from agent.policies.recovery.card import SHIPPED
 from agent.policies.recovery.features import GraphArrays, node_features
 from agent.policies.recovery.networks import NodeQNet, PaperQNet, load_network
 
+__all__ = ["SHIPPED", "DeepPRPolicy", "pair_mask", "paper_state"]
+
 Search = Literal["beam", "greedy"]
-SHIPPED = Path(__file__).resolve().parents[3] / "topologies" / "policies" / "deeppr"
 
 
 def paper_state(

@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from agent.policies.errors import PolicyFileError
+from agent.policies.recovery.card import CARD, FORMAT, WEIGHTS, check_policy_files
 from agent.policies.recovery.features import NODE_FEATURES
+from agent.policies.tensorfile import match_mode
 
-CARD = "card.json"
-WEIGHTS = "model.safetensors"
+__all__ = ["CARD", "WEIGHTS", "NodeQNet", "PaperQNet", "load_network", "save_network"]
 
 
 class NodeQNet(nn.Module):
@@ -86,24 +89,31 @@ class PaperQNet(nn.Module):
 
 
 def save_network(net: NodeQNet | PaperQNet, directory: Path, card: dict[str, Any]) -> None:
-    """Write ``model.safetensors`` and ``card.json`` (architecture + whatever ``card`` says)."""
+    """Write ``card.json`` and ``model.safetensors`` (architecture + whatever ``card`` says);
+    the weights get the card's permissions (the safetensors writer makes them private)."""
     directory.mkdir(parents=True, exist_ok=True)
+    full = {"format": FORMAT, **net.config(), **card}
+    (directory / CARD).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(tensors, str(directory / WEIGHTS))
-    full = {"format": "deeppr-recovery/1", **net.config(), **card}
-    (directory / CARD).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    match_mode(directory / WEIGHTS, directory / CARD)
 
 
 def load_network(directory: Path) -> tuple[NodeQNet | PaperQNet, dict[str, Any]]:
-    """Read a network saved by ``save_network``; no code is loaded, only tensors and JSON."""
-    card = json.loads((directory / CARD).read_text())
-    if not isinstance(card, dict) or card.get("format") != "deeppr-recovery/1":
-        raise ValueError(f"{directory / CARD}: not a DeepPR policy card")
+    """Read a network saved by ``save_network``; no code is loaded, only tensors and JSON.
+    The card and the weights header are checked before any tensor is allocated
+    (PolicyFileError, one line)."""
+    raw, card = check_policy_files(directory)
     net: NodeQNet | PaperQNet
-    if card.get("architecture") == "paper":
-        net = PaperQNet(int(card["n"]), int(card["hidden"]))
+    if card.architecture == "paper":
+        net = PaperQNet(card.n or 0, card.hidden)
     else:
-        net = NodeQNet(int(card["features"]), int(card["hidden"]))
-    net.load_state_dict(load_file(str(directory / WEIGHTS)))
+        net = NodeQNet(card.features or NODE_FEATURES, card.hidden)
+    weights = directory / WEIGHTS
+    try:
+        net.load_state_dict(load_file(str(weights)))
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise PolicyFileError(weights, "", f"cannot load the weights: {problem}") from None
     net.eval()
-    return net, card
+    return net, raw
