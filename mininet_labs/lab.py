@@ -25,12 +25,15 @@ import yaml
 from agent.model.scenario import Scenario, load_scenario
 from mininet_labs.instances import InstanceServer, LabInstanceManager, NodeProcessLink
 from mininet_labs.metrics import LabMetrics, lab_metrics
+from mininet_labs.reportfile import LabReportError
 from mininet_labs.topology import LabPlan, MininetLab, free_prefix
 from mininet_labs.traffic import flow_schedule, write_schedule
 
 OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "mininet-lab-token-0123456789"
+REPORTS = ("flows.json", "schedule-*.json", "sf-*.json", "sink-*.json", "source-*.json")
+REPORT_WAIT_S = 15.0  # for a process to write its report and exit once told to stop
 T = TypeVar("T")
 
 
@@ -38,22 +41,30 @@ class LabUnavailable(RuntimeError):
     """Root, Open vSwitch or Mininet's mnexec is missing."""
 
 
+class LabFailed(RuntimeError):
+    """A process the lab started (controller, daemon) exited before it was ready."""
+
+
 @dataclass(frozen=True)
 class Fault:
     action: str  # fail | restore
     node: str | None
     link: tuple[str, str] | None
-    at: float  # wall seconds after traffic starts
+    at: float  # wall seconds after traffic starts (scenario time 0): scenario ms = at*1000/K
 
     @staticmethod
     def parse(action: str, text: str) -> Fault:
         target, sep, at = text.rpartition("@")
         if not sep or not target:
-            raise ValueError(f"{text!r}: expected NODE@SECONDS or NODE-NODE@SECONDS")
+            raise ValueError(f"--{action} {text!r}: expected NODE@SECONDS or NODE-NODE@SECONDS")
+        try:
+            seconds = float(at)
+        except ValueError:
+            raise ValueError(f"--{action} {text!r}: {at!r} is not a number of seconds") from None
         if "-" in target:
             a, b = target.split("-", 1)
-            return Fault(action, None, (a, b), float(at))
-        return Fault(action, target, None, float(at))
+            return Fault(action, None, (a, b), seconds)
+        return Fault(action, target, None, seconds)
 
 
 @dataclass
@@ -62,7 +73,7 @@ class LabConfig:
     policy: str = "shortest-path"
     duration: float = 30.0  # wall seconds of traffic
     time_scale: float = 10.0  # wall ms per scenario ms
-    out: Path = Path("lab-out")
+    out: Path = Path("results/labs/run")
     packets_per_flow: int = 4
     frame_size: int = 200
     faults: list[Fault] = field(default_factory=list)
@@ -127,9 +138,10 @@ class LabRun:
     def __init__(self, config: LabConfig) -> None:
         self.cfg = config
         self.scenario = load_scenario(config.scenario)
-        self.out = config.out
-        self.work = config.out / "work"
+        self.out = config.out.resolve()  # the lab's processes run elsewhere (cwd ROOT)
+        self.work = self.out / "work"
         self.procs: list[subprocess.Popen[Any]] = []  # stopped in reverse order
+        self.sf_procs: dict[str, subprocess.Popen[Any]] = {}  # node -> its SF process
         self.lab: MininetLab | None = None
         self.server: InstanceServer | None = None
         self.started_ovs = False
@@ -171,7 +183,7 @@ class LabRun:
         proc = self._spawn(cmd, "controller.log")
         wait_for(lambda: sock.exists() or proc.poll() is not None, 20, "the controller socket")
         if proc.poll() is not None:
-            raise RuntimeError("the controller exited; see work/controller.log")
+            raise LabFailed(f"the controller exited; see {self.work / 'controller.log'}")
         return address, of_port
 
     def _write_agent_config(self, plan: LabPlan, controller: str) -> Path:
@@ -239,6 +251,7 @@ class LabRun:
                     cwd=ROOT,
                 )
             self.procs.append(proc)
+            self.sf_procs[host.node] = proc
             assert proc.stdin is not None and proc.stdout is not None
             if b"ready" not in proc.stdout.readline():
                 raise RuntimeError(f"SF process on {host.node} did not start")
@@ -331,6 +344,9 @@ class LabRun:
     def run(self) -> LabMetrics:
         require_lab()
         self.work.mkdir(parents=True, exist_ok=True)
+        for pattern in REPORTS:  # an earlier run's reports must not stand in for this one's
+            for stale in self.work.glob(pattern):
+                stale.unlink()
         try:
             return self._run()
         finally:
@@ -348,8 +364,14 @@ class LabRun:
         self.server.start()
         config = self._write_agent_config(plan, controller)
         agent = str(Path(sys.executable).with_name("agent"))
-        self._spawn([agent, "run", "--config", str(config)], "agent.log")
-        wait_for(lambda: self.get("/readyz")[0] == 200, 60, "the daemon to turn ready")
+        daemon = self._spawn([agent, "run", "--config", str(config)], "agent.log")
+        ready = wait_for(
+            lambda: daemon.poll() is not None or self.get("/readyz")[0] == 200,
+            60,
+            "the daemon to turn ready",
+        )
+        if ready and daemon.poll() is not None:
+            raise LabFailed(f"the daemon exited; see {self.work / 'agent.log'}")
         wait_for(lambda: manager.running(), 20, "the first SF instances")
         sinks = self._start_sinks(lab)
         t0 = time.time() + 1.0
@@ -370,13 +392,13 @@ class LabRun:
         for thread in faults:
             thread.join(timeout=5)
         for proc in [*senders, *sinks]:
-            stop_process(proc)
-        for link in manager.links.values():
-            with contextlib.suppress(Exception):
-                link.ask("quit")
+            stop_process(proc)  # each writes its report on SIGTERM; waited for
+        self._stop_instances(manager)
         placement = self.get("/decisions/latest")[1] or {}
         status = self.get("/status")[1] or {}
-        metrics = lab_metrics(self.work, self.scenario, self.cfg.time_scale, t0, self.cfg.bin_s)
+        metrics = lab_metrics(
+            self.work, self.scenario, self.cfg.time_scale, t0, self.cfg.bin_s, self._reports(lab)
+        )
         metrics.info.update(
             {
                 "policy": self.cfg.policy,
@@ -395,6 +417,31 @@ class LabRun:
             }
         )
         return metrics
+
+    def _stop_instances(self, manager: LabInstanceManager) -> None:
+        """Tell every SF process to quit and wait until it has exited, so that its report
+        is complete before anything reads it; SIGTERM (which also writes the report) for a
+        process that does not quit in time."""
+        for link in manager.links.values():
+            with contextlib.suppress(Exception):
+                link.ask("quit")
+        deadline = time.monotonic() + REPORT_WAIT_S
+        for node, proc in self.sf_procs.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                stop_process(proc)
+            if proc.returncode not in (0, -signal.SIGTERM):
+                raise LabReportError(
+                    f"the SF process on {node} exited with status {proc.returncode}; "
+                    f"see {self.work / f'sf-{node}.log'}"
+                )
+
+    @staticmethod
+    def _reports(lab: MininetLab) -> list[str]:
+        """The report files this run's processes must have left."""
+        names = {"sf": "sf-{}.json", "sink": "sink-{}.json", "source": "source-{}.json"}
+        return [names[h.role].format(h.node) for h in lab.plan.hosts if h.role in names]
 
     def teardown(self) -> None:
         self._stop.set()

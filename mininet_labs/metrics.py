@@ -14,11 +14,13 @@ import csv
 import itertools
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agent.model.scenario import Scenario
+from mininet_labs.reportfile import read_report
 
 CAUSES = ("NODE_CAP", "TTL", "INCOMPLETE", "LOST")
 
@@ -56,13 +58,6 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-
-
-def _load(path: Path, default: Any) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return default
 
 
 def classify(
@@ -163,13 +158,23 @@ def chain_order(reports: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def lab_metrics(
-    work: Path, scenario: Scenario, time_scale: float, t0: float, bin_s: float
+    work: Path,
+    scenario: Scenario,
+    time_scale: float,
+    t0: float,
+    bin_s: float,
+    expected: Iterable[str] = (),
 ) -> LabMetrics:
-    flows = _load(work / "flows.json", [])
+    """The run's metrics from the reports in ``work``; LabReportError for a report in
+    ``expected`` (file names) that is missing, or any report that is not JSON."""
+    for name in expected:
+        if not (work / name).is_file():
+            read_report(work / name)  # raises, naming the file
+    flows = read_report(work / "flows.json")
     received: dict[str, list[Any]] = {}
     for path in sorted(work.glob("sink-*.json")):
-        received.update(_load(path, {}))
-    reports = [_load(p, {}) for p in sorted(work.glob("sf-*.json"))]
+        received.update(read_report(path))
+    reports = [read_report(p) for p in sorted(work.glob("sf-*.json"))]
     rejected: dict[str, str] = {}
     for report in reports:
         for fid, ingress, _chain, _pos, _t in report.get("rejected", []):
@@ -181,7 +186,7 @@ def lab_metrics(
         for r in reports
         if r
     }
-    sources = {p.stem: _load(p, {}) for p in sorted(work.glob("source-*.json"))}
+    sources = {p.stem: read_report(p) for p in sorted(work.glob("source-*.json"))}
     summary = summarise(rows)
     summary["chain_order"] = chain_order(reports)
     summary["sources"] = sources

@@ -4,6 +4,7 @@ run's success ratio over time."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import subprocess
@@ -16,6 +17,7 @@ from mininet_labs.lab import LabConfig, LabRun
 from mininet_labs.metrics import LabMetrics
 
 TOLERANCE_PP = 5.0
+SHOWN_DIGITS = 3  # the tables show success ratios with three decimals
 
 
 def sim_metrics(scenario: Path, policy: str, steps: int, schedule: str) -> dict[str, Any]:
@@ -42,24 +44,51 @@ def sim_metrics(scenario: Path, policy: str, steps: int, schedule: str) -> dict[
     return data
 
 
-def ranking(values: dict[str, float]) -> list[str]:
-    return sorted(values, key=lambda p: -values[p])
+def ranking_text(values: dict[str, float], digits: int = SHOWN_DIGITS) -> str:
+    """Policies best first with their values as the tables show them; policies equal at
+    that precision are one rank: ``a = b 0.586 (tied)``."""
+    shown = {p: round(v, digits) for p, v in values.items()}
+    order = sorted(shown, key=lambda p: -shown[p])
+    parts = []
+    for value, group in itertools.groupby(order, key=lambda p: shown[p]):
+        names = list(group)
+        tied = " (tied)" if len(names) > 1 else ""
+        parts.append(f"{' = '.join(names)} {value:.{digits}f}{tied}")
+    return " > ".join(parts)
 
 
-def same_order(lab: dict[str, float], sim: dict[str, float], tie_pp: float = 1.0) -> bool:
-    """Policies rank alike: no pair is ordered one way in the lab and the other way in
-    the simulator, unless the simulator's two values are within ``tie_pp`` (a tie)."""
+def order_verdict(
+    lab: dict[str, float], sim: dict[str, float], tie_pp: float = 1.0, digits: int = SHOWN_DIGITS
+) -> tuple[bool, str]:
+    """Whether the policies rank alike in the lab and the simulator, and a phrase that says
+    so. A pair tied in either (equal at the shown precision in the lab, within ``tie_pp``
+    percentage points in the simulator) cannot disagree; the pairs ordered oppositely that
+    count as tied only thanks to ``tie_pp`` are named, so the verdict never contradicts the
+    rankings printed beside it."""
     names = list(lab)
+    different: list[tuple[str, str]] = []
+    soft: list[tuple[str, str]] = []
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
-            ds, dl = sim[a] - sim[b], lab[a] - lab[b]
-            if abs(ds) * 100 > tie_pp and ds * dl < 0:
-                return False
-    return True
+            dl = round(lab[a], digits) - round(lab[b], digits)
+            ds = sim[a] - sim[b]
+            if dl * ds >= 0:
+                continue
+            (soft if abs(ds) * 100 <= tie_pp else different).append((a, b) if dl > 0 else (b, a))
+    if different:
+        pairs = "; ".join(
+            f"{a} above {b} in the lab, below it in the simulator" for a, b in different
+        )
+        return False, f"DIFFERENT order ({pairs})"
+    if soft:
+        pairs = ", ".join(f"{a} and {b}" for a, b in soft)
+        return True, f"same order, counting {pairs} as tied (within {tie_pp:g} pp in the simulator)"
+    return True, "same order"
 
 
-def compare(args: argparse.Namespace, command: str) -> Path:
-    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+def compare(args: argparse.Namespace, command: str, policies: dict[str, str]) -> Path:
+    """Each policy (shown name -> what the daemon and the simulator are given) on each
+    scenario, in the lab and in the simulator; the report is OUT/<name>.md."""
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     sections, results = [], {}
@@ -67,11 +96,11 @@ def compare(args: argparse.Namespace, command: str) -> Path:
         scenario = load_scenario(scenario_path)
         steps = max(1, math.ceil(args.duration * 1000.0 / args.time_scale / scenario.run_duration))
         rows = {}
-        for policy in policies:
-            run_out = out / "runs" / f"{scenario.name}-{policy}"
+        for policy, given in policies.items():
+            run_out = out / "runs" / f"{scenario.name}-{Path(policy).name}"
             config = LabConfig(
                 scenario_path,
-                policy,
+                given,
                 args.duration,
                 args.time_scale,
                 run_out,
@@ -79,8 +108,8 @@ def compare(args: argparse.Namespace, command: str) -> Path:
             )
             lab = LabRun(config).run()
             lab.write(run_out)
-            sim = sim_metrics(scenario_path, policy, steps, "random")
-            sim_rr = sim_metrics(scenario_path, policy, steps, "round-robin")
+            sim = sim_metrics(scenario_path, given, steps, "random")
+            sim_rr = sim_metrics(scenario_path, given, steps, "round-robin")
             rows[policy] = (lab, sim, sim_rr)
             print(
                 f"{scenario.name} {policy}: lab {lab.summary['success_ratio']:.3f} "
@@ -161,15 +190,14 @@ def _section(
             f"{sim['drops'].get('NODE_CAP', 0)} | {s['delay_ms']:.1f} | "
             f"{float(sim['delay_ms']):.1f} | {order['flows_in_order']}/{order['flows_checked']} |"
         )
-    agree = same_order(lab_sr, sim_sr)
-    agree_rr = same_order(lab_sr, rr_sr)
+    _, verdict = order_verdict(lab_sr, sim_sr)
+    _, verdict_rr = order_verdict(lab_sr, rr_sr)
     first = next(iter(rows.values()))[0]
     lines += [
         "",
-        f"Ranking, lab: {' > '.join(ranking(lab_sr))}; simulator: {' > '.join(ranking(sim_sr))}"
-        f" -> {'same order' if agree else 'DIFFERENT order'}; simulator with round robin: "
-        f"{' > '.join(ranking(rr_sr))} -> {'same order' if agree_rr else 'DIFFERENT order'} "
-        "(simulator ties within 1 pp may go either way).",
+        f"Ranking by success ratio, lab: {ranking_text(lab_sr)}; simulator: "
+        f"{ranking_text(sim_sr)} -> {verdict}; simulator with round robin: "
+        f"{ranking_text(rr_sr)} -> {verdict_rr}.",
         "",
         f"Simulator: {steps} control steps, the scenario's seed"
         f"; link delay in the lab: {first.info.get('link_delay')}. The simulator's delay "

@@ -19,7 +19,8 @@ chain, SF position and this node); for each frame it
 Instances are started and stopped with lines on stdin (``start a``, ``stop a``,
 ``running``, ``quit``); each is answered with one JSON line. All SFs of a node live in
 one process because they share one capacity. On ``quit`` or SIGTERM it writes its
-counters and the first time it saw each flow at each SF (used to check chain order).
+counters and the first time it saw each flow at each SF (used to check chain order), whole
+(``reportfile``), and exits.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mininet_labs.packets import parse_mpls
+from mininet_labs.reportfile import write_report
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -250,7 +252,7 @@ class SfProcess:
             if time.time() - last_forget > 5.0:
                 self.node.forget(time.time())
                 last_forget = time.time()
-        self.out.write_text(json.dumps(self.node.report()))
+        write_report(self.out, self.node.report())
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -32,6 +32,7 @@ from typing import Any
 from agent.model.scenario import Scenario
 from agent.sim.arrivals import ArrivalProcess
 from mininet_labs.packets import FlowPacket, build_frame, parse_plain
+from mininet_labs.reportfile import write_report
 
 ETH_P_ALL = 0x0003
 PACKET_OUTGOING = 4
@@ -156,11 +157,8 @@ def send(
             sent += 1
         except OSError:
             errors += 1
-    out.write_text(
-        json.dumps(
-            {"packets_sent": sent, "send_errors": errors, "max_late_s": late, "flows": len(flows)}
-        )
-    )
+    report = {"packets_sent": sent, "send_errors": errors, "max_late_s": late, "flows": len(flows)}
+    write_report(out, report)
 
 
 # ------------------------------------------------------------------ sink
@@ -196,7 +194,7 @@ def sink(iface: str, out: Path) -> None:
         entry[0] += 1
         if packet.sent < entry[2]:  # an earlier packet overtaken: keep the first one's delay
             entry[2], entry[3] = packet.sent, now
-    out.write_text(json.dumps(flows))
+    write_report(out, flows)
 
 
 def main(argv: list[str] | None = None) -> None:

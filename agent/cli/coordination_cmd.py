@@ -3,7 +3,9 @@
 Train: a DeepCoord-style agent (DDPG, TD3 or SAC) on a scenario; the run directory
 ``OUT/<scenario>_<time>_seed<S>`` holds copies of every input, the resolved configuration,
 checkpoints, the best policy (``best/``: safetensors + card), ``curves.csv`` and
-``curves.png`` (and TensorBoard events when tensorboard is installed).
+``curves.png`` (and TensorBoard events when tensorboard is installed). The directory is made
+before anything else; progress goes to stderr phase by phase, and a warning comes first when
+``--steps`` ends before the actor's first update (the saved policy would be the warm start).
 
 Eval: learned policies (a path or a shipped name) and baselines on the same seeds (episode k
 uses seed S + k for every policy); mean and standard deviation over episodes of the success
@@ -18,38 +20,70 @@ import dataclasses
 import json
 import math
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import torch
 
 from agent.cli.common import fail, input_errors, resolve_scenario, scenario_options
-from agent.model.scenario import Scenario
-from agent.model.traffic import load_traffic
-from agent.policies.base import Policy, PolicyContext
-from agent.policies.coordination import (
-    PolicyFileError,
-    PolicyMismatchError,
-    load_named,
-    shipped_names,
-)
-from agent.policies.registry import BASELINES, make_policy
-from agent.train import ddpg, sac, td3
-from agent.train.coordination_common import TrainSettings, load_agent_config
-from agent.train.rollout import policy_context, run_episodes
 
-TRAINERS = {"ddpg": ddpg.train, "td3": td3.train, "sac": sac.train}
+if TYPE_CHECKING:  # the commands import torch and the trainers only when they run
+    from agent.model.scenario import Scenario
+    from agent.policies.base import Policy, PolicyContext
+    from agent.train.coordination_common import TrainResult, TrainSettings
+
+ALGORITHMS = ("ddpg", "sac", "td3")
+
+
+def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
+    from agent.train import ddpg, sac, td3
+
+    trainers = {"ddpg": ddpg.train, "sac": sac.train, "td3": td3.train}
+    return trainers[name]
 
 
 @click.command("coordination")
 @scenario_options
-@click.option("--agent", "agent_yaml", required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--algorithm", type=click.Choice(sorted(TRAINERS)), help="[agent_type of the YAML]")
-@click.option("--steps", type=click.IntRange(min=1), required=True, help="training steps")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("results"))
-@click.option("--resume", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--agent",
+    "agent_yaml",
+    required=True,
+    show_default=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="agent configuration YAML: DeepCoord's agent keys plus ours "
+    "(topologies/policies/coordination/agent-ddpg.yaml is the shipped policies' one)",
+)
+@click.option(
+    "--algorithm",
+    type=click.Choice(ALGORITHMS),
+    show_default="the YAML's agent_type",
+    help="trainer",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    required=True,
+    show_default=True,
+    help="reinforcement-learning steps (control steps), after the warm start "
+    "(pretrain_* keys of the YAML), which takes its own time",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of the run")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("results"),
+    show_default=True,
+    help="where the run directory OUT/<scenario>_<time>_seed<S> is made",
+)
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    show_default="start afresh",
+    help="continue from this checkpoint (a run's checkpoints/step<N>.pt); "
+    "--steps is then the total, counting the checkpoint's steps",
+)
 def train_coordination(
     scenario: str | None,
     network: str | None,
@@ -62,37 +96,56 @@ def train_coordination(
     out: Path,
     resume: Path | None,
 ) -> None:
-    """Train a coordination policy on SCENARIO (or coord-sim's three files)."""
+    """Train a coordination policy on SCENARIO (or coord-sim's three files).
+
+    Progress goes to stderr, phase by phase (warm-start search, warm-start imitation,
+    training, saving): a redrawn line on a terminal, plain lines otherwise. The last line on
+    stdout is a JSON summary; its wall_s is the whole command's wall time, phase_s each
+    phase's."""
+    began = time.perf_counter()
+    from agent.train.coordination_config import (
+        budget_warning,
+        load_agent_config,
+        make_run_directory,
+        resolved_config,
+    )
+
     with input_errors():
         loaded = resolve_scenario(scenario, network, service, traffic)
         config = load_agent_config(agent_yaml)
     name = algorithm or config.agent_type.lower()
+    warning = None if resume else budget_warning(config, name, steps)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     inputs = {"agent": Path(agent_yaml), **_scenario_inputs(scenario, network, service, traffic)}
-    settings = TrainSettings(loaded, config, steps, seed, out, resume, inputs)
-    show = sys.stderr.isatty()
-    with click.progressbar(length=steps, label=f"{name} on {loaded.name}", file=sys.stderr) as bar:
-        done = 0
+    # the run directory first, before torch loads: it is there while the run prepares
+    run = make_run_directory(out, loaded.name, seed, inputs, resolved_config(config, steps, seed))
+    click.echo(f"{name} on {loaded.name}: run directory {run}", err=True)
+    from agent.train.coordination_common import TrainSettings
+    from agent.train.progress import ProgressPrinter
 
-        def progress(step: int, reward: float, rate: float) -> None:
-            nonlocal done
-            if show:
-                bar.label = f"{name} on {loaded.name}: reward {reward:.1f}, {rate:.0f} steps/s"
-                bar.update(step - done)
-            done = step
+    settings = TrainSettings(loaded, config, steps, seed, out, resume, inputs, run_dir=run)
+    settings.progress = ProgressPrinter(sys.stderr, sys.stderr.isatty())
+    result = _trainer(name)(settings)
+    summary = _train_summary(name, loaded.name, run, result, time.perf_counter() - began)
+    click.echo(json.dumps(summary | ({"warning": warning} if warning else {})))
 
-        settings.progress = progress
-        result = TRAINERS[name](settings)
-    runs = sorted(out.glob(f"{loaded.name}_*_seed{seed}"))
-    summary = {
-        "algorithm": name,
-        "scenario": loaded.name,
-        "run": str(runs[-1]) if runs else None,
+
+def _train_summary(
+    algorithm: str, scenario: str, run: Path, result: TrainResult, wall: float
+) -> dict[str, Any]:
+    """The closing line: ``wall_s`` is the whole command's, ``phase_s`` each phase's,
+    ``steps_per_s`` the reinforcement-learning loop's."""
+    return {
+        "algorithm": algorithm,
+        "scenario": scenario,
+        "run": str(run),
         "best_success_ratio": round(result.best_success, 4),
         "steps": result.steps,
-        "wall_s": round(result.wall_s, 1),
+        "wall_s": round(wall, 1),
+        "phase_s": {phase: round(t, 1) for phase, t in result.phase_s.items()},
         "steps_per_s": round(result.steps_per_s, 1),
     }
-    click.echo(json.dumps(summary))
 
 
 def _scenario_inputs(
@@ -104,27 +157,63 @@ def _scenario_inputs(
     return {role: Path(path) for role, path in named.items() if path is not None}
 
 
+class _PolicyOption(click.Option):
+    """``--policy``: the known names are looked up when the help is shown, not at import."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from agent.policies.registry import known_policies
+
+        self.help = (
+            "a policy directory, a shipped policy or a baseline "
+            f"({', '.join(known_policies())}); repeatable: one row per policy"
+        )
+        return super().get_help_record(ctx)
+
+
 @click.command("coordination")
 @scenario_options
 @click.option(
-    "--policy",
-    "policies",
-    multiple=True,
-    required=True,
-    help=f"a policy directory, a shipped name, or a baseline ({', '.join(BASELINES)})",
+    "--policy", "policies", cls=_PolicyOption, multiple=True, required=True, show_default=True
 )
-@click.option("--episodes", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option("--steps", type=click.IntRange(min=1), help="control steps per episode [scenario's]")
-@click.option("--seed", type=int, help="seed of the first episode [scenario's]")
+@click.option(
+    "--episodes",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="episodes per policy; episode k uses seed SEED + k for every policy",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    show_default="the scenario's steps",
+    help="control steps per episode",
+)
+@click.option(
+    "--seed",
+    type=int,
+    show_default="the scenario's seed",
+    help="seed of the first episode",
+)
 @click.option(
     "--generalize",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    show_default="the scenario's traffic",
     help="evaluate on this traffic configuration instead (DeepCoord's -gs)",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="what stdout shows: a markdown table or JSON",
 )
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    show_default="no files",
+    help="write coordination_eval.{csv,md,json,png} into this directory",
+)
 def eval_coordination(
     scenario: str | None,
     network: str | None,
@@ -139,6 +228,10 @@ def eval_coordination(
     out: Path | None,
 ) -> None:
     """Evaluate coordination policies and baselines on the same seeds."""
+    import torch
+
+    from agent.model.traffic import load_traffic
+
     torch.set_num_threads(1)
     with input_errors():
         loaded = resolve_scenario(scenario, network, service, traffic)
@@ -168,6 +261,15 @@ def eval_coordination(
 
 
 def _factory(name: str, scenario: Scenario, seed: int) -> Any:
+    from agent.policies.coordination import (
+        PolicyFileError,
+        PolicyMismatchError,
+        load_named,
+        shipped_names,
+    )
+    from agent.policies.registry import BASELINES, make_policy
+    from agent.train.rollout import policy_context
+
     if name in BASELINES:
         return lambda c: make_policy(name, c)
     context = policy_context(scenario, seed)
@@ -186,6 +288,8 @@ def _factory(name: str, scenario: Scenario, seed: int) -> Any:
 def _evaluate(
     scenario: Scenario, make: Any, episodes: int, steps: int, seed: int
 ) -> dict[str, Any]:
+    from agent.train.rollout import run_episodes
+
     result = run_episodes(scenario, make, episodes, steps, seed, keep_rows=False)
     ratios = [t.success_ratio for t in result.per_episode]
     delays = [sum(t.delays) / len(t.delays) if t.delays else 0.0 for t in result.per_episode]

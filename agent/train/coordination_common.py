@@ -1,128 +1,47 @@
-"""What the coordination trainers (DDPG, TD3, SAC) share: the agent configuration (DeepCoord's
-agent YAML plus our keys), the run directory, curves, checkpoints, evaluation, policy files,
-and the optional imitation warm start.
+"""What the coordination trainers (DDPG, TD3, SAC) share: environment and actor, evaluation,
+the optional imitation warm start, policy files and the end of a run. The agent configuration
+and the run directory are in ``coordination_config`` (no torch there, so that the command
+line checks the YAML and makes the run directory before it loads torch); curves and
+checkpoints in ``run_log``.
 
-Agent YAML: every key of DeepCoord's ``res/config/agent/`` files is accepted (``shuffle_nodes``
-must stay false), plus ours: ``batch_size``, ``threshold``, ``eval_every``, ``eval_episodes``,
-``policy_noise``/``noise_clip``/``policy_delay`` (TD3), ``sac_alpha`` (SAC), and the warm start
-``pretrain_search_iterations``/``pretrain_search_population``/``pretrain_bc_steps`` (0: off),
-and the DDPG fine-tuning keys ``actor_learning_rate`` (default: ``learning_rate``) and
-``bc_weight`` (0: off; see ``ddpg``).
+A run reports its phases (``TrainSettings.progress``, see ``progress``): the warm start's
+search and imitation, then training, then saving. The run directory is made before any of
+them; ``TrainResult.phase_s`` has the wall time of each phase and ``total_wall_s`` the whole
+run's.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import json
-import shutil
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from safetensors.torch import save_file
 
-from agent.envs.coordination import OBJECTIVES, CoordinationEnv, RewardConfig
+from agent.envs.coordination import CoordinationEnv
 from agent.model.deepcoord import RATE_UNIT_MS
-from agent.model.errors import InputError
 from agent.model.scenario import Scenario
 from agent.policies.coordination.network import Actor
 from agent.policies.coordination.policy import (
-    CARD_FILE,
     CARD_FORMAT,
     CARD_VERSION,
-    WEIGHTS_FILE,
     fingerprint,
     network_facts,
+    save_policy,
 )
+from agent.train.coordination_config import AgentConfig as AgentConfig  # re-exported
+from agent.train.coordination_config import (
+    file_hash,
+    make_run_directory,
+    resolved_config,
+    warm_start_enabled,
+)
+from agent.train.coordination_config import load_agent_config as load_agent_config
+from agent.train.progress import PhaseTracker, Progress
+from agent.train.run_log import CurveLog
 from agent.train.schedule_search import SearchArgs, search_schedule, softmax
-
-Progress = Callable[[int, float, float], None]  # step, last episode reward, steps per second
-
-
-class AgentConfig(BaseModel):
-    """DeepCoord's agent YAML (``res/config/agent/ddpg/*.yaml``) and our additions."""
-
-    model_config = ConfigDict(extra="forbid")
-    observation_space: list[Literal["ingress_traffic", "node_load"]] = ["ingress_traffic"]
-    episode_steps: int = Field(default=200, ge=1)
-    agent_type: Literal["DDPG", "TD3", "SAC"] = "DDPG"
-    actor_hidden_layer_nodes: list[int] = [64]
-    actor_hidden_layer_activation: Literal["relu", "tanh", "elu"] = "relu"
-    critic_hidden_layer_nodes: list[int] = [64]
-    critic_hidden_layer_activation: Literal["relu", "tanh", "elu"] = "relu"
-    objective: str = "only-flow"
-    target_success: float | Literal["auto"] = "auto"
-    soft_deadline: float = 20.0
-    dropoff: float = 10.0
-    flow_weight: float = 1.0
-    delay_weight: float = 0.0
-    node_weight: float = 0.0
-    instance_weight: float = 0.0
-    shuffle_nodes: Literal[False] = False
-    mem_limit: int = Field(default=10_000, ge=1)
-    mem_window_length: Literal[1] = 1
-    rand_theta: float = 0.15
-    rand_mu: float = 0.0
-    rand_sigma: float = Field(default=0.2, ge=0.0)
-    nb_steps_warmup_critic: int = Field(default=200, ge=0)
-    nb_steps_warmup_actor: int = Field(default=200, ge=0)
-    gamma: float = Field(default=0.99, ge=0.0, le=1.0)
-    target_model_update: float = Field(default=0.0001, gt=0.0, le=1.0)
-    learning_rate: float = Field(default=0.01, gt=0.0)
-    learning_rate_decay: float = Field(default=0.001, ge=0.0)
-    # ours
-    batch_size: int = Field(default=64, ge=1)
-    threshold: float = Field(default=0.1, ge=0.0, lt=1.0)
-    eval_every: int = Field(default=2_000, ge=1)
-    eval_episodes: int = Field(default=3, ge=1)
-    policy_noise: float = 0.05
-    noise_clip: float = 0.1
-    policy_delay: int = Field(default=2, ge=1)
-    sac_alpha: float = Field(default=0.01, ge=0.0)
-    pretrain_search_iterations: int = Field(default=0, ge=0)
-    pretrain_search_population: int = Field(default=24, ge=4)
-    pretrain_search_steps: int = Field(default=100, ge=1)
-    pretrain_bc_steps: int = Field(default=0, ge=0)
-    actor_learning_rate: float | None = Field(default=None, gt=0.0)  # None: learning_rate
-    bc_weight: float = Field(default=0.0, ge=0.0)  # DDPG: TD3+BC pull to the imitation actor
-
-    def reward(self) -> RewardConfig:
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
-        target = 0.9 if self.target_success == "auto" else float(self.target_success)
-        return RewardConfig(
-            self.objective,  # type: ignore[arg-type]
-            target,
-            self.soft_deadline,
-            self.flow_weight,
-            self.delay_weight,
-            self.node_weight + self.instance_weight,
-            self.dropoff,
-        )
-
-
-def load_agent_config(path: str | Path) -> AgentConfig:
-    try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(path, "", f"cannot read agent YAML: {exc}") from None
-    try:
-        config = AgentConfig.model_validate(data)
-        config.reward()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(path, where, first["msg"]) from None
-    except ValueError as exc:
-        raise InputError(path, "objective", str(exc)) from None
-    return config
 
 
 def make_env(scenario: Scenario, config: AgentConfig, seed: int) -> CoordinationEnv:
@@ -159,9 +78,15 @@ class TrainSettings:
     resume: Path | None = None  # checkpoint file
     inputs: dict[str, Path] = field(default_factory=dict)  # role -> file, copied and hashed
     progress: Progress | None = None
-    log: Callable[[str], None] | None = None
     threads: int = 1  # torch threads: tiny networks run fastest on one
     created: float = field(default_factory=time.perf_counter)  # for the total wall time
+    run_dir: Path | None = None  # set by ``run_directory``, made once per run
+    phase_s: dict[str, float] = field(default_factory=dict)  # wall seconds per phase
+
+    def phase(self, name: str, total: int, unit: str) -> PhaseTracker:
+        """Start reporting phase ``name`` (``total`` of ``unit``); its time lands in
+        ``phase_s`` when the tracker finishes."""
+        return PhaseTracker(self.progress, name, total, unit, self.phase_s)
 
 
 @dataclass
@@ -170,9 +95,11 @@ class TrainResult:
     card: dict[str, Any]
     best_success: float
     steps: int
-    wall_s: float
-    steps_per_s: float
+    wall_s: float  # the reinforcement-learning loop
+    steps_per_s: float  # of the reinforcement-learning loop
     curve: list[dict[str, float]]
+    total_wall_s: float = 0.0  # the whole run, from the settings' creation to the saved policy
+    phase_s: dict[str, float] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------ evaluation
@@ -197,9 +124,10 @@ def act(actor: Actor, obs: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------ warm start
 def warm_start(env: CoordinationEnv, actor: Actor, settings: TrainSettings) -> float | None:
     """Behaviour cloning of a searched static schedule (see ``schedule_search``); returns the
-    teacher's success ratio, or None when the configuration turns it off."""
+    teacher's success ratio, or None when the configuration turns it off. Reports the phases
+    ``search`` (schedules scored) and ``imitate`` (gradient steps)."""
     cfg = settings.config
-    if cfg.pretrain_search_iterations <= 0 or cfg.pretrain_bc_steps <= 0:
+    if not warm_start_enabled(cfg):
         return None
     args = SearchArgs(
         iterations=cfg.pretrain_search_iterations,
@@ -207,13 +135,28 @@ def warm_start(env: CoordinationEnv, actor: Actor, settings: TrainSettings) -> f
         steps=cfg.pretrain_search_steps,
         seed=settings.seed,
     )
-    logits, teacher_score = search_schedule(env, args, settings.log)
-    behaviour_clone(env, actor, softmax(logits), cfg.pretrain_bc_steps, settings.seed)
+    search = settings.phase("search", args.iterations * args.population + 1, "schedules")
+
+    def searched(iteration: int, scored: int, best: float) -> None:
+        shown = min(iteration + 1, args.iterations)
+        search.update(scored, best, f"iteration {shown}/{args.iterations}")
+
+    logits, teacher_score = search_schedule(env, args, searched)
+    search.update(search.total, detail=f"teacher (the mean schedule) {teacher_score:.4f}")
+    search.finish()
+    imitate = settings.phase("imitate", cfg.pretrain_bc_steps, "steps")
+    behaviour_clone(env, actor, softmax(logits), cfg.pretrain_bc_steps, settings.seed, imitate)
+    imitate.finish()
     return teacher_score
 
 
 def behaviour_clone(
-    env: CoordinationEnv, actor: Actor, target: np.ndarray, steps: int, seed: int
+    env: CoordinationEnv,
+    actor: Actor,
+    target: np.ndarray,
+    steps: int,
+    seed: int,
+    tracker: PhaseTracker | None = None,
 ) -> None:
     """Fit the actor's softmax rows to ``target`` (N, R, N) by cross-entropy, on observations
     from an episode under the target schedule (plus noise)."""
@@ -226,7 +169,7 @@ def behaviour_clone(
     goal = torch.from_numpy(target.astype(np.float32)).reshape(1, -1, target.shape[-1])
     optimiser = torch.optim.Adam(actor.parameters(), lr=1e-3)
     generator = torch.Generator().manual_seed(seed)
-    for _ in range(steps):
+    for step in range(1, steps + 1):
         idx = torch.randint(0, len(observations), (64,), generator=generator)
         batch = observations[idx] * (1 + 0.1 * torch.randn(64, 1, generator=generator))
         log_p = torch.log_softmax(actor.logits(batch), dim=-1)
@@ -234,13 +177,11 @@ def behaviour_clone(
         optimiser.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         optimiser.step()
+        if tracker is not None:
+            tracker.update(step, detail=f"loss {loss.item():.4f}")
 
 
 # ------------------------------------------------------------------ files
-def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
 def make_card(
     env: CoordinationEnv, settings: TrainSettings, algorithm: str, extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -275,104 +216,39 @@ def make_card(
     }
 
 
-def save_policy(directory: Path, actor: Actor, card: dict[str, Any]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in actor.state_dict().items()}
-    save_file(state, str(directory / WEIGHTS_FILE))
-    (directory / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
-
-
 def run_directory(settings: TrainSettings) -> Path | None:
-    """``OUT/<scenario>_<time>_seed<S>`` with copies of the inputs and the resolved config."""
+    """The run's directory (see ``make_run_directory``): made on the first call, the same
+    one on later calls (``settings.run_dir``); None when nothing is written."""
     if settings.out is None:
         return None
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    run = settings.out / f"{settings.scenario.name}_{stamp}_seed{settings.seed}"
-    (run / "inputs").mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
-    for role, path in settings.inputs.items():
-        if path.is_file():
-            shutil.copy2(path, run / "inputs" / f"{role}-{path.name}")
-    resolved = {"agent": settings.config.model_dump(), "steps": settings.steps}
-    resolved["seed"] = settings.seed
-    (run / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
-    return run
+    if settings.run_dir is None:
+        settings.run_dir = make_run_directory(
+            settings.out,
+            settings.scenario.name,
+            settings.seed,
+            settings.inputs,
+            resolved_config(settings.config, settings.steps, settings.seed),
+        )
+    return settings.run_dir
 
 
-class CurveLog:
-    """Learning curves: CSV (always, when there is a run directory) and TensorBoard (when
-    installed), one row per episode or evaluation."""
+class TrainProgress:
+    """The reinforcement-learning phase's reports: steps done, steps per second, the last
+    episode's reward and the best evaluation so far."""
 
-    def __init__(self, run: Path | None) -> None:
-        self.rows: list[dict[str, float]] = []
-        self.run = run
-        self.writer: Any = None
-        if run is not None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+    def __init__(self, settings: TrainSettings, start: int) -> None:
+        self.start = start
+        self.tracker = settings.phase("train", settings.steps - start, "steps")
+        self.began = time.perf_counter()
+        self.reward: float | None = None
 
-                self.writer = SummaryWriter(str(run / "tensorboard"))
-            except ImportError:
-                self.writer = None
-
-    def add(self, row: dict[str, float]) -> None:
-        self.rows.append(row)
-        if self.writer is not None:
-            for key, value in row.items():
-                if key != "step":
-                    self.writer.add_scalar(key, value, int(row["step"]))
-
-    def close(self) -> None:
-        if self.run is None:
-            return
-        keys = sorted({k for row in self.rows for k in row}, key=lambda k: (k != "step", k))
-        with (self.run / "curves.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.rows)
-        plot_curves(self.rows, self.run / "curves.png")
-        if self.writer is not None:
-            self.writer.close()
-
-
-def plot_curves(rows: list[dict[str, float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for ax, key, label in (
-        (axes[0], "episode_reward", "episode reward"),
-        (axes[1], "success_ratio", "success ratio"),
-    ):
-        points = [(r["step"], r[key]) for r in rows if key in r]
-        if points:
-            ax.plot(*zip(*points, strict=True), marker=".")
-        ax.set_xlabel("training step")
-        ax.set_title(label)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-
-
-def save_checkpoint(path: Path, modules: dict[str, Any], step: int) -> None:
-    """Tensors only (state dicts and the step), loadable with ``weights_only=True``."""
-    state = {name: module.state_dict() for name, module in modules.items()}
-    torch.save({"modules": state, "step": step}, path)
-
-
-def load_checkpoint(path: Path, modules: dict[str, Any]) -> int:
-    state = torch.load(path, weights_only=True)
-    for name, module in modules.items():
-        module.load_state_dict(state["modules"][name])
-    return int(state["step"])
-
-
-def report_progress(settings: TrainSettings, steps: int, reward: float, began: float) -> None:
-    if settings.progress is not None:
-        elapsed = max(time.perf_counter() - began, 1e-9)
-        settings.progress(steps, reward, steps / elapsed)
+    def step(self, step: int, best: float) -> None:
+        done = step - self.start
+        rate = done / max(time.perf_counter() - self.began, 1e-9)
+        detail = f"{rate:.0f} steps/s"
+        if self.reward is not None:
+            detail += f", episode reward {self.reward:.1f}"
+        self.tracker.update(done, best, detail)
 
 
 def finish_run(
@@ -381,20 +257,22 @@ def finish_run(
     actor: Actor,
     best: float,
     teacher: float | None,
-    start: int,
-    began: float,
+    progress: TrainProgress,
     log: CurveLog,
     run: Path | None,
     algorithm: str,
 ) -> TrainResult:
     """Card, best policy and curves at the end of a run. ``wall_s`` and ``steps_per_s`` cover
-    the RL loop, ``total_wall_s`` also the warm start."""
-    wall = time.perf_counter() - began
-    done = settings.steps - start
+    the RL loop, ``total_wall_s`` the whole run (warm start and saving too), ``phase_s``
+    each phase."""
+    wall = progress.tracker.finish()
+    done = settings.steps - progress.start
+    saving = settings.phase("save", 0, "")
     extra = {
         "steps": settings.steps,
         "wall_s": round(wall, 1),
         "total_wall_s": round(time.perf_counter() - settings.created, 1),
+        "phase_s": {name: round(t, 1) for name, t in settings.phase_s.items()},
         "steps_per_s": round(done / wall, 1) if wall > 0 else None,
         "warm_start_teacher_success": teacher,
         "metrics": {"eval_success_ratio": round(best, 4)},
@@ -403,5 +281,9 @@ def finish_run(
     if run is not None:
         save_policy(run / "best", actor, card)
     log.close()
+    saving.finish()
     rate = done / wall if wall > 0 else 0.0
-    return TrainResult(actor, card, best, settings.steps, wall, rate, log.rows)
+    total = time.perf_counter() - settings.created
+    result = TrainResult(actor, card, best, settings.steps, wall, rate, log.rows)
+    result.total_wall_s, result.phase_s = total, dict(settings.phase_s)
+    return result

@@ -24,6 +24,7 @@ from agent.envs.coordination import CoordinationEnv, weights_to_decision
 from agent.model.deepcoord import postprocess
 
 Array = npt.NDArray[np.float64]
+SearchProgress = Callable[[int, int, float], None]  # iteration, schedules scored, best so far
 
 
 @dataclass
@@ -57,24 +58,30 @@ def score(env: CoordinationEnv, logits: Array, seed: int, steps: int) -> float:
 
 
 def search_schedule(
-    env: CoordinationEnv, args: SearchArgs, log: Callable[[str], None] | None = None
+    env: CoordinationEnv, args: SearchArgs, progress: SearchProgress | None = None
 ) -> tuple[Array, float]:
-    """Return the mean logits found and their score on the last iteration's seed."""
+    """Return the mean logits found and their score on a fresh seed. ``progress`` hears of
+    every schedule scored: ``iterations x population`` of them, then the mean's."""
     rng = np.random.default_rng(args.seed)
     caps = np.asarray(env.layout.caps)
     mean = np.zeros(env.layout.action_shape)
     mean[..., caps <= 0] = args.masked_logit
     std = np.full(mean.shape, args.init_std)
     n_elite = max(2, int(args.population * args.elite_fraction))
-    best = 0.0
+    best, scored = 0.0, 0
     for it in range(args.iterations):
         seed = 10_000 + args.seed * 1_000 + it
         samples = mean + std * rng.standard_normal((args.population, *mean.shape))
-        scores = np.array([score(env, s, seed, args.steps) for s in samples])
+        scores = np.zeros(args.population)
+        for k, sample in enumerate(samples):
+            scores[k] = score(env, sample, seed, args.steps)
+            best, scored = max(best, float(scores[k])), scored + 1
+            if progress is not None:
+                progress(it, scored, best)
         elite = samples[np.argsort(-scores)[:n_elite]]
         mean = elite.mean(axis=0)
         std = np.maximum(elite.std(axis=0), args.min_std)
-        best = float(scores.max())
-        if log is not None:
-            log(f"search {it}: best {best:.4f} mean {scores.mean():.4f}")
-    return mean, score(env, mean, 99_999, args.steps)
+    final = score(env, mean, 99_999, args.steps)
+    if progress is not None:
+        progress(args.iterations, scored + 1, best)
+    return mean, final

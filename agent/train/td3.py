@@ -7,7 +7,6 @@ critic updates). Same actor, exploration, buffer, warm start and run files as ``
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,23 +15,21 @@ import torch
 from torch import nn
 
 from agent.train.coordination_common import (
-    AgentConfig,
-    CurveLog,
+    TrainProgress,
     TrainResult,
     TrainSettings,
     act,
     evaluate_actor,
     finish_run,
-    load_checkpoint,
     make_actor,
     make_env,
-    report_progress,
     run_directory,
-    save_checkpoint,
     warm_start,
 )
+from agent.train.coordination_config import AgentConfig
 from agent.train.ddpg import Critic, DDPGArgs, decayed, soft_update
 from agent.train.replay import ReplayBuffer
+from agent.train.run_log import CurveLog, load_checkpoint, save_checkpoint
 
 
 @dataclass
@@ -53,6 +50,7 @@ class TD3Args(DDPGArgs):
 
 
 def train(settings: TrainSettings) -> TrainResult:
+    run = run_directory(settings)  # first: it exists while the warm start runs
     torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
@@ -74,14 +72,14 @@ def train(settings: TrainSettings) -> TrainResult:
     modules["critic_opt"] = critic_opt
     start = load_checkpoint(settings.resume, modules) if settings.resume else 0
     buffer = ReplayBuffer(args.buffer, obs_size, action_size, settings.seed)
-    run = run_directory(settings)
     log = CurveLog(run)
+    progress = TrainProgress(settings, start)
     eval_seed = 1_000_000 + settings.seed * 1_000
     best = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
     best_actor = copy.deepcopy(actor)
     log.add({"step": start, "success_ratio": best})
     obs, _ = env.reset(seed=settings.seed * 100_003)
-    episode_reward, began, updates = 0.0, time.perf_counter(), 0
+    episode_reward, updates = 0.0, 0
     for step in range(start + 1, settings.steps + 1):
         action = act(actor, obs) + rng.normal(0.0, args.sigma, action_size).astype(np.float32)
         action = np.clip(action, 0.0, 1.0)
@@ -90,7 +88,7 @@ def train(settings: TrainSettings) -> TrainResult:
         obs, episode_reward = next_obs, episode_reward + reward
         if terminated or truncated:
             log.add({"step": step, "episode_reward": episode_reward})
-            report_progress(settings, step - start, episode_reward, began)
+            progress.reward = episode_reward
             obs, _ = env.reset()
             episode_reward = 0.0
         if step > args.warmup_critic and len(buffer) >= args.batch_size:
@@ -134,4 +132,5 @@ def train(settings: TrainSettings) -> TrainResult:
                 save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
             obs, _ = env.reset()
             episode_reward = 0.0
-    return finish_run(settings, env, best_actor, best, teacher, start, began, log, run, "td3")
+        progress.step(step, best)
+    return finish_run(settings, env, best_actor, best, teacher, progress, log, run, "td3")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
+from agent.cli.coordination_cmd import eval_coordination, train_coordination
 from agent.cli.main import cli
-from tests.conftest import DEEPCOORD
+from tests.conftest import DEEPCOORD, TOPOLOGIES
 
 SIM = DEEPCOORD / "config" / "simulator"
 
@@ -90,3 +94,62 @@ def test_unknown_policy_and_bad_agent_yaml(tmp_path: Path) -> None:
     args = ["train", "coordination", *files(1), "--agent", str(bad), "--steps", "5"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2 and "learning_rat" in result.output
+
+
+TRIANGLE = TOPOLOGIES / "scenarios" / "triangle.yaml"
+
+
+def warm_agent_yaml(tmp_path: Path) -> Path:
+    path = tmp_path / "warm.yaml"
+    path.write_text(
+        "episode_steps: 20\neval_every: 40\neval_episodes: 1\nnb_steps_warmup_critic: 10\n"
+        "nb_steps_warmup_actor: 100\nbatch_size: 8\npretrain_search_iterations: 2\n"
+        "pretrain_search_population: 4\npretrain_search_steps: 10\npretrain_bc_steps: 30\n"
+    )
+    return path
+
+
+def test_train_reports_each_phase_and_the_whole_wall_time(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    args = ["train", "coordination", str(TRIANGLE), "--agent", str(warm_agent_yaml(tmp_path))]
+    result = CliRunner().invoke(cli, [*args, "--steps", "60", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    err = result.stderr.splitlines()
+    # the budget ends before the actor's first update (warm-up 100): said first, and kept
+    assert err[0].startswith("warning: 60 steps end before the actor's first update at step 101")
+    assert "run directory" in err[1]
+    for label in ("warm-start search", "warm-start imitation", "training", "saving"):
+        lines = [line for line in err if line.startswith(f"{label}:")]
+        assert len(lines) >= 2 and "done in" in lines[-1], (label, err)
+    assert "\r" not in result.stderr  # not a terminal: plain lines
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(summary["phase_s"]) == {"search", "imitate", "train", "save"}
+    assert summary["wall_s"] >= sum(summary["phase_s"].values())
+    assert "warm start alone" in summary["warning"]
+    assert Path(summary["run"]).parent == out and (Path(summary["run"]) / "best").is_dir()
+
+
+def test_the_commands_module_imports_no_torch() -> None:
+    code = (
+        "import sys, agent.cli.coordination_cmd; "
+        "heavy = ('torch', 'matplotlib', 'gymnasium', 'agent.train.'); "
+        "print([m for m in sys.modules if m.startswith(heavy)])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_every_option_has_help_and_shows_its_default() -> None:
+    shared = {"network", "service", "traffic"}  # agent.cli.common's scenario options
+    for command in (train_coordination, eval_coordination):
+        ctx = click.Context(command)
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name in shared:
+                continue
+            record = param.get_help_record(ctx)
+            assert record is not None and record[1], (command.name, param.name)
+            assert param.show_default, (command.name, param.name)
+            if param.multiple:
+                assert "repeatable" in record[1], param.name
+    help_text = CliRunner().invoke(cli, ["eval", "coordination", "--help"]).output
+    assert "shortest-path" in help_text and "[default: 30" in help_text

@@ -1,0 +1,160 @@
+"""The coordination trainers' configuration and run directory, without torch.
+
+Agent YAML: every key of DeepCoord's ``res/config/agent/`` files is accepted (``shuffle_nodes``
+must stay false), plus ours: ``batch_size``, ``threshold``, ``eval_every``, ``eval_episodes``,
+``policy_noise``/``noise_clip``/``policy_delay`` (TD3), ``sac_alpha`` (SAC), and the warm start
+``pretrain_search_iterations``/``pretrain_search_population``/``pretrain_bc_steps`` (0: off),
+and the DDPG fine-tuning keys ``actor_learning_rate`` (default: ``learning_rate``) and
+``bc_weight`` (0: off; see ``ddpg``). The actor is updated only after its warm-up
+(``first_actor_update``); ``budget_warning`` says when a run's steps end before that.
+
+The run directory ``OUT/<scenario>_<time>_seed<S>`` holds copies of the inputs and the
+resolved configuration from the start of the run; checkpoints, curves and the best policy
+join it as the run goes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.envs.coordination import OBJECTIVES, RewardConfig
+from agent.model.errors import InputError
+
+
+class AgentConfig(BaseModel):
+    """DeepCoord's agent YAML (``res/config/agent/ddpg/*.yaml``) and our additions."""
+
+    model_config = ConfigDict(extra="forbid")
+    observation_space: list[Literal["ingress_traffic", "node_load"]] = ["ingress_traffic"]
+    episode_steps: int = Field(default=200, ge=1)
+    agent_type: Literal["DDPG", "TD3", "SAC"] = "DDPG"
+    actor_hidden_layer_nodes: list[int] = [64]
+    actor_hidden_layer_activation: Literal["relu", "tanh", "elu"] = "relu"
+    critic_hidden_layer_nodes: list[int] = [64]
+    critic_hidden_layer_activation: Literal["relu", "tanh", "elu"] = "relu"
+    objective: str = "only-flow"
+    target_success: float | Literal["auto"] = "auto"
+    soft_deadline: float = 20.0
+    dropoff: float = 10.0
+    flow_weight: float = 1.0
+    delay_weight: float = 0.0
+    node_weight: float = 0.0
+    instance_weight: float = 0.0
+    shuffle_nodes: Literal[False] = False
+    mem_limit: int = Field(default=10_000, ge=1)
+    mem_window_length: Literal[1] = 1
+    rand_theta: float = 0.15
+    rand_mu: float = 0.0
+    rand_sigma: float = Field(default=0.2, ge=0.0)
+    nb_steps_warmup_critic: int = Field(default=200, ge=0)
+    nb_steps_warmup_actor: int = Field(default=200, ge=0)
+    gamma: float = Field(default=0.99, ge=0.0, le=1.0)
+    target_model_update: float = Field(default=0.0001, gt=0.0, le=1.0)
+    learning_rate: float = Field(default=0.01, gt=0.0)
+    learning_rate_decay: float = Field(default=0.001, ge=0.0)
+    # ours
+    batch_size: int = Field(default=64, ge=1)
+    threshold: float = Field(default=0.1, ge=0.0, lt=1.0)
+    eval_every: int = Field(default=2_000, ge=1)
+    eval_episodes: int = Field(default=3, ge=1)
+    policy_noise: float = 0.05
+    noise_clip: float = 0.1
+    policy_delay: int = Field(default=2, ge=1)
+    sac_alpha: float = Field(default=0.01, ge=0.0)
+    pretrain_search_iterations: int = Field(default=0, ge=0)
+    pretrain_search_population: int = Field(default=24, ge=4)
+    pretrain_search_steps: int = Field(default=100, ge=1)
+    pretrain_bc_steps: int = Field(default=0, ge=0)
+    actor_learning_rate: float | None = Field(default=None, gt=0.0)  # None: learning_rate
+    bc_weight: float = Field(default=0.0, ge=0.0)  # DDPG: TD3+BC pull to the imitation actor
+
+    def reward(self) -> RewardConfig:
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"objective {self.objective!r} is not one of {', '.join(OBJECTIVES)}")
+        target = 0.9 if self.target_success == "auto" else float(self.target_success)
+        return RewardConfig(
+            self.objective,  # type: ignore[arg-type]
+            target,
+            self.soft_deadline,
+            self.flow_weight,
+            self.delay_weight,
+            self.node_weight + self.instance_weight,
+            self.dropoff,
+        )
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise InputError(path, "", f"cannot read agent YAML: {exc}") from None
+    try:
+        config = AgentConfig.model_validate(data)
+        config.reward()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(path, where, first["msg"]) from None
+    except ValueError as exc:
+        raise InputError(path, "objective", str(exc)) from None
+    return config
+
+
+def resolved_config(config: AgentConfig, steps: int, seed: int) -> dict[str, Any]:
+    return {"agent": config.model_dump(), "steps": steps, "seed": seed}
+
+
+def file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def make_run_directory(
+    out: Path, scenario: str, seed: int, inputs: dict[str, Path], resolved: dict[str, Any]
+) -> Path:
+    """``OUT/<scenario>_<time>_seed<S>`` with ``inputs/`` (a copy of each input file, named
+    by its role), ``checkpoints/`` and ``config.json`` (``resolved``)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    run = out / f"{scenario}_{stamp}_seed{seed}"
+    (run / "inputs").mkdir(parents=True, exist_ok=True)
+    (run / "checkpoints").mkdir(exist_ok=True)
+    for role, path in inputs.items():
+        if path.is_file():
+            shutil.copy2(path, run / "inputs" / f"{role}-{path.name}")
+    (run / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
+    return run
+
+
+def warm_start_enabled(config: AgentConfig) -> bool:
+    return config.pretrain_search_iterations > 0 and config.pretrain_bc_steps > 0
+
+
+def first_actor_update(config: AgentConfig, algorithm: str, start: int = 0) -> int:
+    """The first training step at which the actor is updated (TD3: at the earliest): after
+    both warm-ups and once the replay buffer, empty at ``start``, holds one batch."""
+    first = max(config.nb_steps_warmup_critic, start + config.batch_size - 1) + 1
+    if algorithm == "td3":
+        first += config.policy_delay - 1  # the actor waits for every policy_delay-th update
+    return max(first, config.nb_steps_warmup_actor + 1)
+
+
+def budget_warning(config: AgentConfig, algorithm: str, steps: int, start: int = 0) -> str | None:
+    """A sentence when ``steps`` ends before the actor's first update: the saved policy is
+    then the warm start (or the untrained initial actor) alone."""
+    first = first_actor_update(config, algorithm, start)
+    if steps >= first:
+        return None
+    alone = "the warm start alone" if warm_start_enabled(config) else "the untrained actor"
+    return (
+        f"{steps} steps end before the actor's first update at step {first} "
+        f"(nb_steps_warmup_actor {config.nb_steps_warmup_actor}, nb_steps_warmup_critic "
+        f"{config.nb_steps_warmup_critic}, batch_size {config.batch_size}): the policy saved "
+        f"is {alone}"
+    )
