@@ -5,21 +5,19 @@ no request can take the daemon down. Writes need ``Authorization: Bearer <token>
 with the token from the file named in the configuration (re-read on reload); without
 one configured, writes are refused.
 
-The daemon serves this app from a thread of its own (``server.py``): reading the
-daemon's state is a short call marshalled onto the daemon's event loop
-(``view_call``), while parsing, JSON encoding and sending happen on the API's thread,
-so readers cannot stall the decision cycle. ``/rules``, the largest answer, is encoded
-once per change of the installed rules.
+The daemon serves this app from a process of its own (``server.py``, ``worker.py``)
+over what the daemon publishes after every cycle, so readers cannot stall the decision
+cycle; the same app runs in-process over ``RunningDaemon`` in tests. ``/rules``, the
+largest answer, is encoded once per change of the installed rules.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import structlog
 from aiohttp import web
@@ -31,7 +29,6 @@ from agent.runtime.overrides import OverrideRequest
 from agent.runtime.view import DaemonView
 
 log = structlog.get_logger("agent.api")
-T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_BODY = 64 * 1024
 
@@ -45,19 +42,6 @@ class Token:
 
 VIEW = web.AppKey("view", DaemonView)
 TOKEN = web.AppKey("token", Token)
-DAEMON_LOOP = web.AppKey("daemon_loop", asyncio.AbstractEventLoop)
-
-
-async def view_call(request: web.Request, fn: Callable[[], T]) -> T:
-    """Run a (short) view method on the daemon's event loop, where its state lives."""
-    loop = request.app.get(DAEMON_LOOP)
-    if loop is None or loop is asyncio.get_running_loop():
-        return fn()
-
-    async def call() -> T:
-        return fn()
-
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(call(), loop))
 
 
 class ApiError(Exception):
@@ -119,39 +103,39 @@ async def livez(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    failing = await view_call(request, request.app[VIEW].ready_checks)
+    failing = await request.app[VIEW].ready_checks()
     if failing:
         return web.json_response({"ready": False, "failing": failing}, status=503)
     return web.json_response({"ready": True, "failing": []})
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(await view_call(request, request.app[VIEW].status))
+    return web.json_response(await request.app[VIEW].status())
 
 
 async def topology(request: web.Request) -> web.Response:
-    return web.json_response(await view_call(request, request.app[VIEW].topology))
+    return web.json_response(await request.app[VIEW].topology())
 
 
 async def latest_decision(request: web.Request) -> web.Response:
-    decision = await view_call(request, request.app[VIEW].latest_decision)
+    decision = await request.app[VIEW].latest_decision()
     if decision is None:
         raise ApiError(404, "no_decision", "no decision made yet")
     return web.json_response(decision)
 
 
 async def rules(request: web.Request) -> web.Response:
-    return json_bytes(request.app[VIEW].rules_json())  # cached; safe from any thread
+    return json_bytes(await request.app[VIEW].rules_json())
 
 
 async def metrics(request: web.Request) -> web.Response:
-    snapshot = await view_call(request, request.app[VIEW].metrics_snapshot)
+    snapshot = await request.app[VIEW].metrics_snapshot()
     body = render(snapshot)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
 
 async def list_overrides(request: web.Request) -> web.Response:
-    return web.json_response({"overrides": await view_call(request, request.app[VIEW].overrides)})
+    return web.json_response({"overrides": await request.app[VIEW].overrides()})
 
 
 async def add_override(request: web.Request) -> web.Response:
@@ -164,25 +148,19 @@ async def add_override(request: web.Request) -> web.Response:
         where = ".".join(str(p) for p in first["loc"]) or "body"
         raise ApiError(400, "invalid_body", f"{where}: {first['msg']}") from None
     view = request.app[VIEW]
-    topology = await view_call(request, view.topology)
-    problem = check_override_names(view, topology, parsed)
+    problem = check_override_names(await view.topology(), parsed)
     if not problem and parsed.override.kind == "policy":
-        loop = asyncio.get_running_loop()  # a trained policy loads its weights: not inline
-        problem = await loop.run_in_executor(None, view.check_policy, parsed.override.name)
+        problem = await view.check_policy(parsed.override.name)
     if problem:
         raise ApiError(400, "invalid_body", problem)
     try:
-        key = await view_call(request, lambda: view.add_override(parsed.override))
+        key = await view.add_override(parsed.override)
     except ValueError as exc:  # too many overrides
         raise ApiError(409, "too_many_overrides", str(exc)) from None
-    return web.json_response(
-        {"id": key, "overrides": await view_call(request, view.overrides)}, status=201
-    )
+    return web.json_response({"id": key, "overrides": await view.overrides()}, status=201)
 
 
-def check_override_names(
-    view: DaemonView, topo: dict[str, Any], request: OverrideRequest
-) -> str | None:
+def check_override_names(topo: dict[str, Any], request: OverrideRequest) -> str | None:
     spec = request.override
     nodes = {n["id"] for n in topo["nodes"]}
     if spec.kind == "pin":
@@ -190,16 +168,13 @@ def check_override_names(
             return "override.node/weights: unknown node"
         if spec.sf not in topo["chains"].get(spec.chain, []):
             return f"override.sf: {spec.sf!r} is not in chain {spec.chain!r}"
-    if spec.kind == "policy" and spec.name not in view.known_policies():
-        known = ", ".join(view.known_policies())
-        return f"override.name: unknown policy {spec.name!r} (known: {known})"
     return None
 
 
 async def delete_overrides(request: web.Request) -> web.Response:
     require_token(request)
     view = request.app[VIEW]
-    await view_call(request, lambda: view.remove_override(None))
+    await view.remove_override(None)
     return web.json_response({"overrides": []})
 
 
@@ -210,31 +185,24 @@ async def delete_override(request: web.Request) -> web.Response:
     except ValueError:
         raise ApiError(400, "invalid_id", "override id must be an integer") from None
     view = request.app[VIEW]
-    if not await view_call(request, lambda: view.remove_override(key)):
+    if not await view.remove_override(key):
         raise ApiError(404, "no_such_override", f"no override {key}")
-    return web.json_response({"overrides": await view_call(request, view.overrides)})
+    return web.json_response({"overrides": await view.overrides()})
 
 
 async def recovery(request: web.Request) -> web.Response:
-    return web.json_response(await view_call(request, request.app[VIEW].recovery))
+    return web.json_response(await request.app[VIEW].recovery())
 
 
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec())
 
 
-def make_app(
-    view: DaemonView,
-    token: str | Token | None,
-    daemon_loop: asyncio.AbstractEventLoop | None = None,
-) -> web.Application:
-    """The one place that registers routes. ``daemon_loop``: where the view's state
-    lives, when the app is served from another thread."""
+def make_app(view: DaemonView, token: str | Token | None) -> web.Application:
+    """The one place that registers routes."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[VIEW] = view
     app[TOKEN] = token if isinstance(token, Token) else Token(token or None)
-    if daemon_loop is not None:
-        app[DAEMON_LOOP] = daemon_loop
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/status", status)

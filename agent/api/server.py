@@ -1,138 +1,137 @@
-"""Serving the API: the aiohttp runner behind the daemon's ApiServer interface.
+"""Serving the API from a process of its own (``worker.py``), behind the daemon's
+ApiServer interface.
 
-The server runs on an event loop of its own, in its own thread, so that however many
-readers arrive, the daemon's loop only runs the short state reads they need
-(``app.view_call``) and its decision cycle keeps its interval. A listen address that
-cannot be bound is a ``BindError`` naming it: the daemon stops before starting
-anything else.
+The daemon publishes what the API serves after every cycle and every change (one JSON
+frame; the ``/rules`` body only when the rules changed, encoded once) and answers the
+API's write calls on its own event loop. However many readers arrive, they cost the
+daemon one publication per cycle: the decision cycle keeps its interval by design. A
+listen address that cannot be bound is a ``BindError`` naming it, and the daemon stops
+before starting anything else.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import os
-import threading
+import contextlib
+import socket
+import sys
 from typing import Any
 
 import structlog
-from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
+from pydantic import TypeAdapter, ValidationError
 
-from agent.api.app import Token, error_response, make_app
-from agent.runtime.view import DaemonView
+from agent.api.channel import frame, json_frame, read_message
+from agent.runtime.overrides import OverrideSpec
+from agent.runtime.view import RunningDaemon
 
 log = structlog.get_logger("agent.api")
-STOP_TIMEOUT = 3.0  # seconds to close connections before the thread is left to die
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 3.0
+SPEC: TypeAdapter[Any] = TypeAdapter(OverrideSpec)
 
 
 class BindError(OSError):
     """The API's listen address cannot be bound (in use, not on this host)."""
 
 
-class EnvelopeRequestHandler(RequestHandler):
-    """Requests aiohttp refuses before any handler runs (a bad request line, headers
-    too large) get the API's error shape too."""
-
-    def handle_error(
-        self,
-        request: Any,
-        status: int = 500,
-        exc: BaseException | None = None,
-        message: str | None = None,
-    ) -> web.StreamResponse:
-        plain = super().handle_error(request, status, exc, message)  # logs; may raise
-        reason = plain.reason or "error"
-        response = error_response(status, reason.lower().replace(" ", "_"), reason)
-        response.force_close()
-        return response
-
-
-class EnvelopeServer(web.Server):
-    def __call__(self) -> RequestHandler:
-        return EnvelopeRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-class EnvelopeRunner(web.AppRunner):
-    async def _make_server(self) -> web.Server:
-        made = await super()._make_server()
-        return EnvelopeServer(
-            made.request_handler,
-            request_factory=made.request_factory,
-            handler_cancellation=made.handler_cancellation,
-            loop=made._loop,
-            **made._kwargs,
-        )
-
-
-class AiohttpServer:
+class ApiProcess:
     def __init__(self) -> None:
         self.address: tuple[str, int] | None = None
-        self.token = Token()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self._view: RunningDaemon | None = None
+        self._rules_version = -1
+        self._tasks: list[asyncio.Task[None]] = []
+        self._publishing = False
+
+    async def start(self, view: RunningDaemon, token: str | None, listen: str) -> None:
+        self._view = view
+        logs = view.daemon.config.log
+        parent, child = socket.socketpair()
+        with child, contextlib.ExitStack() as undo:
+            undo.callback(parent.close)
+            self._proc = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "agent.api.worker", "--fd", str(child.fileno())),
+                *("--listen", listen, "--log-format", logs.format, "--log-level", logs.level),
+                pass_fds=[child.fileno()],
+            )
+            undo.callback(self._kill)
+            reader, self._writer = await asyncio.open_unix_connection(sock=parent)
+            first = await asyncio.wait_for(read_message(reader), START_TIMEOUT)
+            if first is None or first["op"] != "listening":
+                await self._proc.wait()
+                raise BindError(first["message"] if first else "the API process ended")
+            undo.pop_all()
+        host, port = first["address"]
+        self.address = (host, port)
+        self.set_token(token)
+        self.changed()
+        self._tasks.append(asyncio.create_task(self._answer(reader), name="api-calls"))
+        log.info("api listening", address=f"{host}:{port}", pid=self._proc.pid)
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
 
     def set_token(self, token: str | None) -> None:
-        self.token.value = token  # one attribute: the API thread sees old or new, whole
+        if self._writer is not None:
+            self._writer.write(json_frame({"op": "token", "value": token}))
 
-    async def start(self, view: DaemonView, token: str | None, listen: str) -> None:
-        self.set_token(token)
-        app = make_app(view, self.token, daemon_loop=asyncio.get_running_loop())
-        started: concurrent.futures.Future[tuple[str, int]] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=self._serve, args=(app, listen, started), name="api", daemon=True
-        )
-        self._thread.start()
-        try:
-            self.address = await asyncio.wrap_future(started)
-        except OSError as exc:
-            problem = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise BindError(f"{listen}: {problem.lower()}") from None
-        log.info("api listening", address=f"{self.address[0]}:{self.address[1]}")
-
-    def _serve(
-        self,
-        app: web.Application,
-        listen: str,
-        started: concurrent.futures.Future[tuple[str, int]],
-    ) -> None:
-        loop = self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        try:
-            address = loop.run_until_complete(self._bind(app, listen))
-        except BaseException as exc:  # reported to start(); the thread ends
-            started.set_exception(exc)
-            loop.close()
+    def changed(self) -> None:
+        """Publish the daemon's state now (after a cycle or a change)."""
+        view, writer = self._view, self._writer
+        if view is None or writer is None or writer.is_closing():
             return
-        started.set_result(address)
-        try:
-            loop.run_forever()
-        finally:
-            loop.close()
+        state = view.publication()
+        writer.write(json_frame({"op": "state", "state": state}))
+        if state["rules_version"] != self._rules_version:
+            self._rules_version = state["rules_version"]
+            writer.write(json_frame({"op": "rules"}) + frame(view.rules_body()))
 
-    async def _bind(self, app: web.Application, listen: str) -> tuple[str, int]:
-        host, _, port = listen.rpartition(":")
-        runner = self._runner = EnvelopeRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, host.strip("[]"), int(port))
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        sockets = getattr(site._server, "sockets", None) or []
-        bound = sockets[0].getsockname()[:2] if sockets else (host, int(port))
-        return str(bound[0]), int(bound[1])
+    async def _answer(self, reader: asyncio.StreamReader) -> None:
+        """The API's write calls, run on the daemon's loop; state is published before
+        the reply so that the API's next read sees the change."""
+        while (message := await read_message(reader)) is not None:
+            if message.get("op") != "call":
+                continue
+            try:
+                reply: dict[str, Any] = {"value": await self._call(message)}
+            except ValueError as exc:
+                reply = {"error": str(exc)}
+            self.changed()
+            if self._writer is not None:
+                self._writer.write(json_frame({"op": "reply", "id": message["id"], **reply}))
+        log.error("the API process went away; the daemon runs on without its API")
+
+    async def _call(self, message: dict[str, Any]) -> Any:
+        view, args = self._view, message.get("args", {})
+        assert view is not None
+        method = message.get("method")
+        if method == "add_override":
+            try:
+                spec = SPEC.validate_python(args["spec"])
+            except ValidationError as exc:
+                raise ValueError(str(exc).splitlines()[0]) from None
+            return await view.add_override(spec)
+        if method == "remove_override":
+            return await view.remove_override(args.get("key"))
+        if method == "check_policy":
+            return await view.check_policy(str(args["name"]))
+        raise ValueError(f"unknown call {method!r}")
 
     async def stop(self) -> None:
-        loop, runner, thread = self._loop, self._runner, self._thread
-        if loop is None or runner is None or thread is None or not thread.is_alive():
-            return
-        closing = asyncio.run_coroutine_threadsafe(runner.cleanup(), loop)
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(closing), STOP_TIMEOUT)
-        except Exception as exc:  # closing must not keep the daemon from stopping
-            log.warning("api did not close cleanly", error=repr(exc))
-        loop.call_soon_threadsafe(loop.stop)
-        await asyncio.get_running_loop().run_in_executor(None, thread.join, STOP_TIMEOUT)
+        proc, writer = self._proc, self._writer
+        if writer is not None and not writer.is_closing():
+            writer.write(json_frame({"op": "stop"}))
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            writer.close()
+        for task in self._tasks:
+            task.cancel()
+        if proc is not None and proc.returncode is None:
+            try:
+                await asyncio.wait_for(proc.wait(), STOP_TIMEOUT)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()

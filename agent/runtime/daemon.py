@@ -428,6 +428,13 @@ class Daemon:
         counters.latencies = [*counters.latencies[-999:], decide_to_batch * 1000.0]
         self.last_cycle = record
         self.last_completed = self.clock()
+        log.debug(
+            "cycle",
+            started=record.started,
+            decide_to_batch_ms=round(decide_to_batch * 1000.0, 3),
+            policy=record.policy,
+            changes=record.changes,
+        )
         if record.errors:
             self.last_error = "; ".join(record.errors)
             log.warning("install failed, last good rules kept", errors=record.errors)

@@ -41,7 +41,7 @@ from agent.runtime.daemon import CycleRecord, Daemon, StageFailed
 from agent.runtime.logs import configure
 from agent.runtime.overrides import Overrides
 from agent.runtime.sdnotify import Notifier
-from agent.runtime.view import DaemonView, RunningDaemon
+from agent.runtime.view import RunningDaemon
 from agent.southbound.base import Backend
 from agent.southbound.controller_backend import ControllerBackend
 from agent.southbound.instances import InstanceManager, JsonLinesInstanceManager
@@ -55,9 +55,12 @@ class ApiServer(Protocol):
 
     address: tuple[str, int] | None
 
-    async def start(self, view: DaemonView, token: str | None, listen: str) -> None: ...
+    async def start(self, view: RunningDaemon, token: str | None, listen: str) -> None: ...
 
     def set_token(self, token: str | None) -> None: ...
+
+    def changed(self) -> None:
+        """The daemon's state changed (a cycle ended): what the API serves follows."""
 
     async def stop(self) -> None: ...
 
@@ -108,16 +111,18 @@ def prepare(config_path: str | None, api_listen: str | None) -> Prepared:
 
 
 def policy_problem(name: str, scenario: Scenario) -> str | None:
-    """Why policy ``name`` cannot decide on ``scenario``'s network, or None."""
+    """Why policy ``name`` cannot decide on ``scenario``'s network, or None (checks its
+    files and card without building it)."""
     from agent.policies.base import PolicyContext
-    from agent.policies.registry import make_policy
+    from agent.policies.errors import PolicyError
+    from agent.policies.registry import check_policy
 
     context = PolicyContext(scenario.network, scenario.services, scenario.routing, 0)
     try:
-        make_policy(name, context)
+        check_policy(name, context)
     except InputError as exc:
         return exc.one_line()
-    except (ValueError, OSError) as exc:
+    except PolicyError as exc:
         return str(exc)
     return None
 
@@ -236,6 +241,8 @@ class AgentService:
             record = await self._cycle_or_stop()
             if record is None:
                 return
+            if self.api is not None:
+                self.api.changed()
             if self.daemon.ready and not notified:
                 self.notifier.ready(f"deciding with {record.policy}")
                 log.info("ready", policy=record.policy, backend=self.backend.name)
@@ -307,6 +314,8 @@ class AgentService:
         except Exception as exc:  # whatever went wrong, the running configuration stays
             self.daemon.counters.config_errors += 1
             log.error("reload refused, keeping the running configuration", error=str(exc))
+            if self.api is not None:
+                self.api.changed()
             self.notifier.ready("reload refused")
             return False
         changed = _changed(self.config, new)
@@ -317,6 +326,8 @@ class AgentService:
             self.api.set_token(token)
         configure(new.log.format, new.log.level)
         log.info("configuration reloaded", changed=sorted(changed))
+        if self.api is not None:
+            self.api.changed()
         self.notifier.ready("reloaded")
         self.wake.set()
         return True

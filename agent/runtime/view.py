@@ -8,25 +8,27 @@ import statistics
 import time
 from typing import Any, Protocol
 
-from agent.policies.registry import known_policies
 from agent.rules.diff import count_rules
-from agent.runtime.daemon import Daemon
+from agent.runtime.daemon import STALL_INTERVALS, Daemon, StageFailed
 from agent.runtime.overrides import OverrideSpec
 
 
 class DaemonView(Protocol):
-    def status(self) -> dict[str, Any]: ...
-    def ready_checks(self) -> list[str]: ...
-    def topology(self) -> dict[str, Any]: ...
-    def latest_decision(self) -> dict[str, Any] | None: ...
-    def rules_json(self) -> bytes: ...
-    def check_policy(self, name: str) -> str | None: ...
-    def overrides(self) -> list[dict[str, Any]]: ...
-    def add_override(self, spec: OverrideSpec) -> int: ...
-    def remove_override(self, key: int | None) -> bool: ...
-    def metrics_snapshot(self) -> dict[str, Any]: ...
-    def known_policies(self) -> list[str]: ...
-    def recovery(self) -> dict[str, Any]: ...
+    """What the API may see and do. Async: in the daemon's process these are plain
+    reads; in the API's own process reads come from what the daemon published, and
+    writes travel to the daemon and back."""
+
+    async def status(self) -> dict[str, Any]: ...
+    async def ready_checks(self) -> list[str]: ...
+    async def topology(self) -> dict[str, Any]: ...
+    async def latest_decision(self) -> dict[str, Any] | None: ...
+    async def rules_json(self) -> bytes: ...
+    async def overrides(self) -> list[dict[str, Any]]: ...
+    async def add_override(self, spec: OverrideSpec) -> int: ...
+    async def remove_override(self, key: int | None) -> bool: ...
+    async def check_policy(self, name: str) -> str | None: ...
+    async def metrics_snapshot(self) -> dict[str, Any]: ...
+    async def recovery(self) -> dict[str, Any]: ...
 
 
 class RunningDaemon:
@@ -43,7 +45,7 @@ class RunningDaemon:
         text = json.dumps(self.daemon.config.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def status(self) -> dict[str, Any]:
+    def _status(self) -> dict[str, Any]:
         d = self.daemon
         cycle = d.last_cycle
         counts = count_rules(d.installed)
@@ -52,6 +54,7 @@ class RunningDaemon:
             "policy": d.policy_name,
             "fallback_policy": d.config.fallback,
             "ready": d.ready,
+            "started_at": self.started,
             "uptime_s": round(time.time() - self.started, 3),
             "config": {"source": self.config_source, "hash": self.config_hash},
             "last_decision_at": cycle.started if cycle else None,
@@ -95,7 +98,7 @@ class RunningDaemon:
             "missed_cycles": c.missed_cycles,
         }
 
-    def ready_checks(self) -> list[str]:
+    def _ready_checks(self, stall: bool = True) -> list[str]:
         d, failing = self.daemon, []
         if d.backend.observation() is None:
             failing.append("no observation received yet")
@@ -103,12 +106,12 @@ class RunningDaemon:
             failing.append("no decision made yet")
         elif not d.ready:
             failing.append("rules not installed yet")
-        stalled = d.stalled()
+        stalled = d.stalled() if stall else None
         if stalled:
             failing.append(f"decision cycle stuck: {stalled}")
         return failing
 
-    def topology(self) -> dict[str, Any]:
+    def _topology(self) -> dict[str, Any]:
         d = self.daemon
         net = d.scenario.network
         down_nodes, down_links = d.backend.down()
@@ -138,7 +141,7 @@ class RunningDaemon:
             "chains": {name: list(sfs) for name, sfs in d.scenario.services.chains.items()},
         }
 
-    def latest_decision(self) -> dict[str, Any] | None:
+    def _latest_decision(self) -> dict[str, Any] | None:
         decision, cycle = self.daemon.last_decision, self.daemon.last_cycle
         if decision is None or cycle is None:
             return None
@@ -151,7 +154,10 @@ class RunningDaemon:
             "notes": list(decision.notes),
         }
 
-    def rules_json(self) -> bytes:
+    def rules_body(self) -> bytes:
+        return self._rules_json()
+
+    def _rules_json(self) -> bytes:
         """``{"rules": [...]}`` encoded once per change of the installed rules. Safe from
         any thread: ``installed`` is replaced, never changed in place."""
         d = self.daemon
@@ -162,36 +168,83 @@ class RunningDaemon:
             cached = self._rules = (version, body.encode())
         return cached[1]
 
-    def check_policy(self, name: str) -> str | None:
-        """Why ``name`` cannot decide on this network, or None (builds it: a worker's job)."""
+    async def check_policy(self, name: str) -> str | None:
+        """Why ``name`` cannot decide on this network, or None (built in a worker)."""
         try:
-            self.daemon.policy(name)
-        except Exception as exc:  # unknown name, broken files, trained for another network
-            return f"override.name: {exc}"
+            await self.daemon.load_policies(name)
+        except StageFailed as exc:  # unknown name, broken files, trained for another network
+            return f"override.name: {str(exc).split(': ', 1)[-1]}"
         return None
 
-    def overrides(self) -> list[dict[str, Any]]:
+    # the DaemonView interface, in the daemon's own process
+    async def status(self) -> dict[str, Any]:
+        return self._status()
+
+    async def ready_checks(self) -> list[str]:
+        return self._ready_checks()
+
+    async def topology(self) -> dict[str, Any]:
+        return self._topology()
+
+    async def latest_decision(self) -> dict[str, Any] | None:
+        return self._latest_decision()
+
+    async def rules_json(self) -> bytes:
+        return self._rules_json()
+
+    async def overrides(self) -> list[dict[str, Any]]:
+        return self._overrides()
+
+    async def add_override(self, spec: OverrideSpec) -> int:
+        return self._add_override(spec)
+
+    async def remove_override(self, key: int | None) -> bool:
+        return self._remove_override(key)
+
+    async def metrics_snapshot(self) -> dict[str, Any]:
+        return self._metrics_snapshot()
+
+    async def recovery(self) -> dict[str, Any]:
+        return self._recovery()
+
+    def publication(self) -> dict[str, Any]:
+        """Everything the API's own process serves, as JSON values, taken at once."""
+        d = self.daemon
+        completed = d.last_completed
+        return {
+            "status": self._status(),
+            "ready_checks": self._ready_checks(stall=False),
+            "last_completed_wall": None
+            if completed is None
+            else time.time() - (d.clock() - completed),
+            "stall_limit_s": STALL_INTERVALS * d.config.decision_interval,
+            "topology": self._topology(),
+            "decision": self._latest_decision(),
+            "overrides": self._overrides(),
+            "recovery": self._recovery(),
+            "metrics": self._metrics_snapshot(),
+            "rules_version": d.installed_version,
+        }
+
+    def _overrides(self) -> list[dict[str, Any]]:
         return self.daemon.overrides.listing()
 
-    def add_override(self, spec: OverrideSpec) -> int:
+    def _add_override(self, spec: OverrideSpec) -> int:
         return self.daemon.overrides.add(spec)
 
-    def remove_override(self, key: int | None) -> bool:
+    def _remove_override(self, key: int | None) -> bool:
         if key is None:
             self.daemon.overrides.clear()
             return True
         return self.daemon.overrides.remove(key)
 
-    def known_policies(self) -> list[str]:
-        return known_policies()
-
-    def recovery(self) -> dict[str, Any]:
+    def _recovery(self) -> dict[str, Any]:
         report = self.daemon.recovery
         if report is None:
             return {"failed": False, "down_nodes": [], "down_links": [], "plan": None}
         return {"failed": True, **report.model_dump(mode="json")}
 
-    def metrics_snapshot(self) -> dict[str, Any]:
+    def _metrics_snapshot(self) -> dict[str, Any]:
         d = self.daemon
         latencies = sorted(d.counters.latencies)
         quantiles = {}

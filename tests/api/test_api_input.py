@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from agent.api.app import make_app
-from agent.api.server import AiohttpServer
+from agent.api.server import ApiProcess
 from agent.model.scenario import load_scenario
 from agent.runtime.config import AgentConfig
 from agent.runtime.daemon import Daemon
@@ -92,10 +92,10 @@ async def test_a_policy_for_another_network_is_refused_at_once(client: Client) -
     assert listing == []
 
 
-async def test_the_threaded_server_answers_protocol_errors_in_the_error_shape(
+async def test_the_api_process_answers_protocol_errors_in_the_error_shape(
     daemon: Daemon,
 ) -> None:
-    server = AiohttpServer()
+    server = ApiProcess()
     await server.start(RunningDaemon(daemon, "test"), TOKEN, "127.0.0.1:0")
     try:
         assert server.address is not None
@@ -105,7 +105,7 @@ async def test_the_threaded_server_answers_protocol_errors_in_the_error_shape(
             head, _, body = reply.partition(b"\r\n\r\n")
             assert head.split(b" ")[1].startswith(b"4"), reply[:200]
             assert b"application/json" in head and body.startswith(b'{"error": {"status": 4')
-        # and an ordinary request, answered from the API's own thread
+        # and an ordinary request, answered by the API's own process
         reply = await asyncio.to_thread(
             exchange, host, port, b"GET /livez HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         )

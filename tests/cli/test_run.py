@@ -211,3 +211,59 @@ def test_fuzz_api_finds_no_server_error(running: Agent) -> None:
 
         exercise()
     assert len(seen) > 50 and any(code == 400 for code in seen)
+
+
+@pytest.mark.parametrize(
+    ("change", "extra", "message"),
+    [
+        ({"scenario": "no/such/scenario.yaml"}, (), "no/such/scenario.yaml"),
+        ({"policy": "no-such-policy"}, (), "policy: unknown policy 'no-such-policy'"),
+        ({"fallback": "no-such-fallback"}, (), "fallback: unknown policy 'no-such-fallback'"),
+        ({"policy": "./no/such/dir"}, (), "not found"),
+        ({"api": {"token_file": "short-token"}}, (), "at least 16 characters"),
+        ({}, ("--api", "127.0.0.1"), "--api"),
+        ({}, ("--api", "127.0.0.1:99999"), "--api"),
+    ],
+)
+def test_check_and_run_refuse_the_same_configurations_alike(
+    tmp_path: Path, change: dict[str, Any], extra: tuple[str, ...], message: str
+) -> None:
+    (tmp_path / "short-token").write_text("too-short")
+    config = yaml.safe_load((ROOT / "systemd/agent.yaml").read_text())
+    config["scenario"] = str(ROOT / "topologies/scenarios/abilene-in3.yaml")
+    for key, value in change.items():
+        config[key] = {**config[key], **value} if isinstance(value, dict) else value
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(config))
+    outputs = []
+    for check in (("--check",), ()):
+        proc = subprocess.run(
+            [AGENT, "run", "--config", str(path), *extra, *check],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
+        outputs.append(lines[0])
+    assert outputs[0] == outputs[1]  # --check says what run says
+
+
+def test_a_policy_path_is_relative_to_the_configuration(tmp_path: Path) -> None:
+    shipped = ROOT / "topologies/policies/coordination/abilene-in3-rand-cap0-2"
+    shutil.copytree(shipped, tmp_path / "policies" / "mine")
+    config = yaml.safe_load((ROOT / "systemd/agent.yaml").read_text())
+    config["scenario"] = str(ROOT / "topologies/scenarios/abilene-in3.yaml")
+    config["policy"] = "policies/mine"
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(config))
+    proc = subprocess.run(
+        [AGENT, "run", "--check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"policy {tmp_path / 'policies' / 'mine'}" in proc.stdout

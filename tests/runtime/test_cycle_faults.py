@@ -158,7 +158,7 @@ async def test_a_hung_stage_fails_cycles_and_readiness_turns_503_within_three_in
     d, clock = daemon
     await ready(d)
     view = RunningDaemon(d, "test")
-    assert view.ready_checks() == []
+    assert await view.ready_checks() == []
     use(d, "stuck", Hanging(release))
     d.config = d.config.model_copy(update={"policy": "stuck", "fallback": "stuck"})
     for _ in range(3):  # more hung workers than the pool has threads: still bounded
@@ -166,14 +166,14 @@ async def test_a_hung_stage_fails_cycles_and_readiness_turns_503_within_three_in
         assert not record.install_ok and "missed its 0.2 s deadline" in record.errors[0]
     assert d.counters.cycle_failures == 3
     clock.now += (STALL_INTERVALS - 0.5) * d.config.decision_interval
-    assert view.ready_checks() == []
+    assert await view.ready_checks() == []
     clock.now += 1.0 * d.config.decision_interval
-    failing = view.ready_checks()
+    failing = await view.ready_checks()
     assert len(failing) == 1 and failing[0].startswith("decision cycle stuck")
     assert d.stalled() is not None
     d.config = d.config.model_copy(update={"policy": "shortest-path", "fallback": "shortest-path"})
     record = await asyncio.wait_for(d.cycle(), 30)
-    assert record.install_ok and view.ready_checks() == [] and d.stalled() is None
+    assert record.install_ok and await view.ready_checks() == [] and d.stalled() is None
 
 
 async def test_freezing_keeps_the_decision_without_piling_up_notes(
