@@ -89,3 +89,12 @@ def test_schedule_option_switches_round_robin_to_a_random_choice_per_flow() -> N
     assert runs["round-robin"]["successful"] != runs["random"]["successful"]
     bad = CliRunner().invoke(cli, [*args, "--schedule", "hash"])
     assert bad.exit_code == 2 and "'hash' is not one of" in bad.output
+
+
+def test_the_bundled_failure_scenario_shows_failure_drops() -> None:
+    """Its failed node and link carry traffic under the bundled policies."""
+    scenario = str(TOPOLOGIES / "scenarios/abilene-in3-degraded.yaml")
+    for policy in ("shortest-path", "abilene-in3-rand-cap0-2"):
+        result = CliRunner().invoke(cli, ["sim", scenario, "--policy", policy, "--format", "json"])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.output)["drops"]["FAILURE"] > 0, policy

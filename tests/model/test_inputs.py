@@ -87,7 +87,7 @@ def test_trace_with_bad_number(tmp_path: Path) -> None:
 def test_scenario_resolves_relative_paths_and_checks_failures(tmp_path: Path) -> None:
     scenario = load_scenario(TOPOLOGIES / "scenarios/abilene-in3-degraded.yaml")
     assert scenario.observation.delay_steps == 2 and len(scenario.failures) == 2
-    assert scenario.failures[1].link == frozenset({"pop1", "pop10"})
+    assert scenario.failures[1].link == frozenset({"pop0", "pop1"})
     bad = tmp_path / "s.yaml"
     net = DEEPCOORD / "networks/abilene/abilene-in3-rand-cap0-2.graphml"
     bad.write_text(

@@ -4,6 +4,7 @@ fails that cycle visibly and the next one runs; readiness follows completed cycl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Iterator
 
@@ -193,3 +194,29 @@ async def test_freezing_keeps_the_decision_without_piling_up_notes(
         assert record.policy == "frozen"
     assert d.last_decision is not None
     assert d.last_decision.notes.count("overridden") == 1
+
+
+async def test_the_embedded_simulator_plays_on_past_the_scenarios_steps(
+    scenario: Scenario,
+) -> None:
+    """No seam where an episode would end: monitoring, instances and time run on."""
+    short = dataclasses.replace(scenario, steps=3)
+    backend = SimBackend(short, time_scale=1e-4, seed=1)
+    daemon = Daemon(AgentConfig(), short, backend)
+    await backend.start()
+    try:
+        await daemon.cycle()
+        times = []
+        while len(times) < 12:
+            record = await daemon.cycle()
+            observation = backend.observation()
+            if observation is not None and (not times or observation.time > times[-1]):
+                times.append(observation.time)
+            if len(times) > 3:  # monitored since; past steps=3 it stays so (no episode reset)
+                assert record.fallback is None, (len(times), record.fallback)
+            await asyncio.sleep(0.002)
+        assert times == sorted(times) and backend.totals.steps >= 12 > short.steps
+        assert backend.stats()["sim_time_s"] >= times[-1] / 1000.0  # not reset to 0
+    finally:
+        await backend.stop()
+        daemon.executor.shutdown(wait=False)
