@@ -5,7 +5,7 @@ idle, then while a client sends GETs over /status, /decisions/latest, /rules and
 ready, from the daemon's own per-cycle log) idle and loaded, the simulator's pace
 against the wall clock, and the requests served.
 
-    python bench/api_load.py [--requests 20000] [--concurrency 50] [--idle 20]
+    python bench/api_load.py [--requests 20000] [--concurrency 50] [--idle 20] [--rounds 1]
 
 Targets: no cycle gap above 1.5 intervals, decision p99 loaded within 2x of idle,
 the simulator at >= 95 % of real time, >= 500 requests/s. The client runs in its own
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -89,7 +90,7 @@ def cycles_between(log: Path, start: float, end: float) -> list[tuple[float, flo
 
 def summarise(cycles: list[tuple[float, float]], interval: float) -> dict[str, float]:
     starts = [c[0] for c in cycles]
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     latencies = sorted(c[1] for c in cycles)
     p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
     return {
@@ -141,11 +142,38 @@ def run_client(port: int, requests: int, concurrency: int, queue: Any) -> None:
     queue.put(asyncio.run(client(port, requests, concurrency)))
 
 
+def apply_load(port: int, args: Any) -> dict[str, float]:
+    """``args.rounds`` client runs, one after the other, each in its own process."""
+    rounds = []
+    for _ in range(args.rounds):
+        context = multiprocessing.get_context("spawn")
+        queue: Any = context.Queue()
+        worker = context.Process(
+            target=run_client, args=(port, args.requests, args.concurrency, queue)
+        )
+        worker.start()
+        rounds.append(queue.get())
+        worker.join()
+    total = sum(r["requests"] for r in rounds)
+    wall = sum(r["wall_s"] for r in rounds)
+    return {
+        "requests": total,
+        "wall_s": wall,
+        "per_s": total / wall,
+        "p50_ms": max(r["p50_ms"] for r in rounds),
+        "p99_ms": max(r["p99_ms"] for r in rounds),
+        "non_200": sum(r["non_200"] for r in rounds),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--idle", type=float, default=20.0, help="idle seconds measured first")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="load rounds back to back (more loaded cycles)"
+    )
     args = parser.parse_args()
     interval = 1.0  # the bundled configuration's decision_interval
     with tempfile.TemporaryDirectory() as folder:
@@ -155,13 +183,7 @@ def main() -> None:
             idle_sim, idle_at, idle_start = sim_clock(port)
             time.sleep(args.idle)
             load_sim, load_at, load_start = sim_clock(port)
-            queue: Any = multiprocessing.get_context("spawn").Queue()
-            worker = multiprocessing.get_context("spawn").Process(
-                target=run_client, args=(port, args.requests, args.concurrency, queue)
-            )
-            worker.start()
-            load = queue.get()
-            worker.join()
+            load = apply_load(port, args)
             end = time.time()
             time.sleep(interval * 2)  # the last cycles reach the log and the status
             end_sim, end_at, _ = sim_clock(port)
@@ -175,8 +197,13 @@ def main() -> None:
     report(idle, loaded, load, args)
 
 
-def report(idle: dict[str, float], loaded: dict[str, float], load: dict[str, float], args: Any) -> None:
-    print(f"# API load: {args.requests} GETs over {', '.join(PATHS)}, concurrency {args.concurrency}")
+def report(
+    idle: dict[str, float], loaded: dict[str, float], load: dict[str, float], args: Any
+) -> None:
+    print(
+        f"# API load: {args.rounds} x {args.requests} GETs over {', '.join(PATHS)}, "
+        f"concurrency {args.concurrency}"
+    )
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}\n")
     print("| phase | cycles | max gap (intervals) | decision p50 ms | decision p99 ms | sim pace |")
     print("|---|---|---|---|---|---|")
