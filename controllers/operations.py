@@ -141,6 +141,9 @@ class Operations:
         meters = _range(request, "meter", METER_BASE, METER_BASE + 0xFF)
         exchange = Exchange()
         datapaths = self.switches.connected()
+        if isinstance(request.get("dpids"), list):  # only these switches
+            wanted = {int(d) for d in request["dpids"]}
+            datapaths = {dpid: dp for dpid, dp in datapaths.items() if dpid in wanted}
         try:
             for dp in datapaths.values():
                 flows = PARSER.OFPFlowStatsRequest(dp, cookie=cookie, cookie_mask=cookie_mask)

@@ -30,19 +30,13 @@ from agent.policies.recovery.base import RatioPolicy, RecoveryPolicy
 from agent.policies.recovery.planner import RecoveryReport, recovery_report
 from agent.policies.registry import make_policy
 from agent.rules.compiler import RuleCompiler, Topology
-from agent.rules.diff import Change, plan_changes
+from agent.rules.diff import plan_changes
 from agent.rules.intents import Intent
 from agent.runtime.config import AgentConfig
 from agent.runtime.overrides import Overrides
-from agent.runtime.safety import make_safe
-from agent.southbound.base import Backend, InstallResult
-from agent.southbound.instances import (
-    InstanceError,
-    InstanceManager,
-    LoggingInstanceManager,
-    Placement,
-    added,
-)
+from agent.runtime.planner import Compiled, Plan, choose, plan, visible
+from agent.southbound.base import Backend, InstallResult, Snapshot
+from agent.southbound.instances import InstanceError, InstanceManager, LoggingInstanceManager
 
 log = structlog.get_logger("agent.runtime")
 T = TypeVar("T")
@@ -69,18 +63,6 @@ def _carry(fn: Callable[[], T]) -> Callable[[], T]:
             raise RuntimeError(f"StopIteration escaped: {exc!r}") from None
 
     return call
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What the backend says at the start of a cycle, read once: every stage of the
-    cycle sees the same failure set even while the backend moves on."""
-
-    observation: Observation
-    down_nodes: frozenset[str]
-    down_links: frozenset[frozenset[str]]
-    unreachable: frozenset[int]
-    freshest_age: float | None
 
 
 @dataclass
@@ -139,7 +121,7 @@ class Daemon:
         self.reconcile_pending = False
         self._policies: dict[str, Policy] = {}
         self._compilers: dict[object, RuleCompiler] = {}
-        self._compiled: tuple[object, Decision, Decision, list[Intent]] | None = None
+        self.compiled = Compiled(scenario.network, scenario.services, self.compiler)
         self.recovery: RecoveryReport | None = None  # repair plan while elements are down
         self._recovery_key: object = (frozenset(), frozenset())
         self._recovery_policy: RecoveryPolicy | None = None
@@ -197,15 +179,6 @@ class Daemon:
                 stage, f"missed its {self.config.stage_timeout:g} s deadline"
             ) from None
 
-    def snapshot(self) -> Snapshot:
-        backend = self.backend
-        observation = backend.observation() or _empty_observation(self.scenario)
-        down_nodes, down_links = backend.down()
-        ages = [a for a in backend.report_ages().values() if a is not None]
-        return Snapshot(
-            observation, down_nodes, down_links, backend.unreachable(), min(ages, default=None)
-        )
-
     async def _predict(self, name: str, observation: Observation) -> Decision:
         policy = await self._off_loop(
             f"load policy {name}", lambda: self.policy(name), STARTUP_GRACE
@@ -217,21 +190,24 @@ class Daemon:
     async def decide(self, snap: Snapshot) -> tuple[Decision, str, str | None]:
         """The decision, who made it, and why the fallback did if it did. A failing
         fallback fails the cycle (StageFailed)."""
-        if self.overrides.frozen and self.last_raw is not None:
+        choice = choose(
+            snap,
+            self.policy_name,
+            self.config.stale_after,
+            self.overrides.frozen,
+            self.last_raw is not None,
+        )
+        if choice.policy is None and self.last_raw is not None:
             return self.last_raw, "frozen", None
-        name = self.policy_name
-        age = snap.freshest_age
-        reason = None
-        if age is None or age > self.config.stale_after:
-            reason = "no monitoring yet" if age is None else f"monitoring {age:.1f} s old"
-        else:
+        name, reason = self.policy_name, choice.fallback_reason
+        if reason is None:
             try:
-                return await self._predict(name, snap.observation), name, None
+                return await self._predict(name, observation(snap, self.scenario)), name, None
             except StageFailed as exc:  # a policy may fail in any way; the fallback takes over
                 reason = str(exc)
         self.counters.fallbacks += 1
         fallback = self.config.fallback
-        return await self._predict(fallback, snap.observation), fallback, reason
+        return await self._predict(fallback, observation(snap, self.scenario)), fallback, reason
 
     # ------------------------------------------------------------------ the cycle
     def compiler(
@@ -273,6 +249,7 @@ class Daemon:
             return record
 
     async def _cycle(self, started: float, t0: float) -> CycleRecord:
+        """Gather, predict (in a worker), plan (pure), execute, verify."""
         marks: dict[str, float] = {}
         if self.backend.events.reconcile_reasons or self.reconcile_pending:
             try:
@@ -280,30 +257,36 @@ class Daemon:
             except (ConnectionError, OSError) as exc:
                 self.reconcile_pending = True  # try again next cycle
                 log.warning("cannot read installed rules", error=str(exc))
-        snap = self.snapshot()
+        snap = self.backend.snapshot()
         await self._plan_recovery(snap)
         raw, source, fallback = await self.decide(snap)
         marks["decide"] = time.perf_counter()
-        decision, intents = await self._off_loop(
-            "compile", lambda: self._compile(raw, snap), self.config.stage_timeout
+        safe, intents = await self._off_loop(
+            "compile", lambda: self.compiled(raw, self.overrides, snap), self.config.stage_timeout
         )
         marks["compile"] = time.perf_counter()
         if snap.unreachable:  # a disconnected switch's rules are reconciled when it is back
-            self._set_installed([i for i in self.installed if i.dpid not in snap.unreachable])
-        changes = plan_changes(self.installed, intents)
+            self._set_installed(visible(self.installed, snap.unreachable))
+        steps = plan(snap, safe, intents, self.installed, self.instances.running())
         marks["diff"] = time.perf_counter()
         errors: list[str] = []
-        if changes:
+        if steps.changes:
             try:
-                errors = await self._on_loop("install", self._install(changes, decision, intents))
+                errors = await self._on_loop("install", self._install(steps))
             except (ConnectionError, OSError) as exc:
                 self.counters.install_errors += 1
                 self.reconcile_pending = True  # the batch's fate is unknown
                 errors = [f"backend unavailable: {exc}"]
         marks["install"] = time.perf_counter()
-        self.last_raw, self.last_decision = raw, decision
+        self.last_raw, self.last_decision = raw, safe
         record = CycleRecord(
-            started, source, fallback, len(changes), not errors, errors, _latencies(t0, marks)
+            started,
+            source,
+            fallback,
+            len(steps.changes),
+            not errors,
+            errors,
+            _latencies(t0, marks),
         )
         self._account(record, marks["diff"] - t0, snap)
         return record
@@ -347,56 +330,35 @@ class Daemon:
                 self._recovery_policy = RatioPolicy()
         return self._recovery_policy
 
-    def _compile(self, decision: Decision, snap: Snapshot) -> tuple[Decision, list[Intent]]:
-        """Overrides, safety checks, rules; reused while nothing they depend on changed
-        (a policy that repeats itself returns the very same Decision object)."""
-        down_nodes, down_links = snap.down_nodes, snap.down_links
-        key = (id(decision), self.overrides.version, down_nodes, down_links)
-        cached = self._compiled
-        if cached is not None and cached[0] == key and cached[1] is decision:
-            return cached[2], cached[3]
-        compiler = self.compiler(down_nodes, down_links)
-        safe = make_safe(
-            self.overrides.apply(decision),
-            self.scenario.network,
-            self.scenario.services,
-            down_nodes,
-            set(compiler.paths),
-        )
-        intents = compiler.compile(safe)
-        self._compiled = (key, decision, safe, intents)
-        return safe, intents
-
     def _set_installed(self, intents: list[Intent]) -> None:
         if intents != self.installed:
             self.installed = intents
             self.installed_version += 1
 
-    async def _install(
-        self, changes: list[Change], decision: Decision, intents: list[Intent]
-    ) -> list[str]:
-        """Instances first (so traffic finds them), then rules, then stop what is left."""
-        wanted: Placement = {n: frozenset(sfs) for n, sfs in decision.placement.items() if sfs}
+    async def _install(self, steps: Plan) -> list[str]:
+        """Instances first (so traffic finds them), then rules, then stop what is left;
+        the rules read back from the switches the batch touched."""
         try:
-            await self.instances.start(added(self.instances.running(), wanted))
+            await self.instances.start(steps.start)
         except InstanceError as exc:
             self.counters.install_errors += 1
             return [f"instance manager: {exc}"]
-        result = await self.backend.apply(changes, decision)
+        result = await self.backend.apply(list(steps.changes), steps.decision)
         if not result.ok:
             self.counters.install_errors += 1
             await self._restore_last_good()
             return [f"{e.dpid}: {e.message} (batch index {e.index})" for e in result.errors]
-        unreachable = self.backend.unreachable()
-        current = [i for i in await self.backend.dump() if i.dpid not in unreachable]
-        if set(current) != set(intents):
+        touched = frozenset(change.intent.dpid for change in steps.changes)
+        touched -= self.backend.unreachable()
+        current = await self.backend.dump(touched)
+        if set(current) != {i for i in steps.intents if i.dpid in touched}:
             self.counters.verify_failures += 1
-            self._set_installed(current)
+            self._set_installed([i for i in self.installed if i.dpid not in touched] + current)
             return ["read-back differs from what was installed"]
-        self._set_installed(intents)
-        self.last_good = decision
+        self._set_installed(list(steps.intents))
+        self.last_good = steps.decision
         try:
-            await self.instances.stop(added(wanted, self.instances.running()))
+            await self.instances.stop(steps.stop)
         except InstanceError as exc:
             return [f"instance manager: {exc}"]
         return []
@@ -451,6 +413,11 @@ def _latencies(t0: float, marks: dict[str, float]) -> dict[str, float]:
         previous = mark
     out["total"] = round((previous - t0) * 1000.0, 3)
     return out
+
+
+def observation(snap: Snapshot, scenario: Scenario) -> Observation:
+    """The snapshot's observation, or an empty one before any monitoring."""
+    return snap.observation or _empty_observation(scenario)
 
 
 def _empty_observation(scenario: Scenario) -> Observation:

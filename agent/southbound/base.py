@@ -30,6 +30,23 @@ class InstallResult:
         return not self.errors
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """What the backend says at one moment, read at once: every stage of a decision
+    cycle sees the same failure set even while the backend moves on."""
+
+    observation: Observation | None  # None before any monitoring
+    down_nodes: frozenset[str]
+    down_links: frozenset[frozenset[str]]
+    unreachable: frozenset[int]  # switches (dpids) whose rules cannot change now
+    ages: dict[str, float | None]  # seconds since each node's switch reported; None: never
+
+    @property
+    def freshest_age(self) -> float | None:
+        known = [age for age in self.ages.values() if age is not None]
+        return min(known) if known else None
+
+
 @dataclass
 class BackendEvents:
     """Set by the backend when the installed rules may no longer be what we think
@@ -48,6 +65,10 @@ class Backend(Protocol):
 
     async def stop(self) -> None: ...
 
+    def snapshot(self) -> Snapshot:
+        """Observation, failures, unreachable switches and report ages, consistent with
+        each other (one reading)."""
+
     def observation(self) -> Observation | None:
         """The latest view of the network (partial and delayed), None before any."""
 
@@ -63,8 +84,8 @@ class Backend(Protocol):
 
     async def apply(self, changes: list[Change], decision: Decision) -> InstallResult: ...
 
-    async def dump(self) -> list[Intent]:
-        """Read back the rules that are ours."""
+    async def dump(self, dpids: frozenset[int] | None = None) -> list[Intent]:
+        """Read back the rules that are ours (on ``dpids`` only, when given)."""
 
     def stats(self) -> dict[str, float]:
         """Backend-specific figures for status and metrics."""

@@ -28,7 +28,7 @@ from agent.model.types import Decision, NodeReport, Observation
 from agent.model.wiring import Wiring, load_wiring
 from agent.rules.diff import Change
 from agent.rules.intents import Intent
-from agent.southbound.base import BackendEvents, InstallError, InstallResult
+from agent.southbound.base import BackendEvents, InstallError, InstallResult, Snapshot
 from agent.southbound.controller_client import (
     ControllerClient,
     ControllerUnavailable,
@@ -221,11 +221,18 @@ class ControllerBackend:
             )
         )
 
-    async def dump(self) -> list[Intent]:
+    async def dump(self, dpids: frozenset[int] | None = None) -> list[Intent]:
         client = self.client
         if client is None:
             raise ControllerUnavailable("not connected")
-        return await client.dump()
+        rules = await client.dump(dpids=dpids)
+        return rules if dpids is None else [r for r in rules if r.dpid in dpids]
+
+    def snapshot(self) -> Snapshot:
+        down_nodes, down_links = self.down()  # all state lives on the event loop: consistent
+        return Snapshot(
+            self.observation(), down_nodes, down_links, self.unreachable(), self.report_ages()
+        )
 
     def stats(self) -> dict[str, float]:
         return {

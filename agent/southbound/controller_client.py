@@ -274,10 +274,14 @@ class ControllerClient:
         cookie_mask: int = COOKIE_MASK,
         group_range: tuple[int, int] = (GROUP_BASE, GROUP_BASE + 0xFFFFFF),
         meter_range: tuple[int, int] = (METER_BASE, METER_BASE + 0xFF),
+        dpids: frozenset[int] | None = None,
     ) -> list[Intent]:
-        """What is installed on every connected switch inside our cookie and id ranges."""
+        """What is installed on every connected switch (or on ``dpids``) inside our
+        cookie and id ranges."""
+        only: dict[str, Any] = {} if dpids is None else {"dpids": sorted(dpids)}
         r = await self.request(
             "dump",
+            **only,
             cookie=cookie,
             cookie_mask=cookie_mask,
             group_min=group_range[0],

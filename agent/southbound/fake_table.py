@@ -33,8 +33,10 @@ class FakeSwitchTable:
                 errors.append(InstallError(index, change.intent.dpid, *problem))
         return tuple(errors)
 
-    def dump(self) -> list[Intent]:
-        return list(self.rules.values())
+    def dump(self, dpids: frozenset[int] | None = None) -> list[Intent]:
+        if dpids is None:
+            return list(self.rules.values())
+        return [intent for intent in self.rules.values() if intent.dpid in dpids]
 
     def _do(self, change: Change) -> None:
         if change.op == "delete":

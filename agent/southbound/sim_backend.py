@@ -27,7 +27,7 @@ from agent.rules.diff import Change
 from agent.rules.intents import Intent
 from agent.sim.engine import Simulator
 from agent.sim.metrics import Totals
-from agent.southbound.base import BackendEvents, InstallResult
+from agent.southbound.base import BackendEvents, InstallResult, Snapshot
 from agent.southbound.fake_table import FakeSwitchTable
 
 
@@ -52,8 +52,8 @@ class SimBackend:
         self.sim: Simulator | None = None
         self.decision: Decision | None = None
         self.totals = Totals()
-        self._observation: Observation | None = None
-        self._observed_at: float | None = None
+        # the latest observation and when it came, replaced together by the sim thread
+        self._observed: tuple[Observation, float] | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim")
         self._task: asyncio.Task[None] | None = None
         self._decision_ready = asyncio.Event()
@@ -91,16 +91,32 @@ class SimBackend:
         metrics = result.metrics
         metrics.delays = []
         self.totals.add_step(metrics)
-        self._observation = sim.observation
-        self._observed_at = self.clock()
+        self._observed = (sim.observation, self.clock())
 
     def observation(self) -> Observation | None:
-        return self._observation
+        observed = self._observed
+        return observed[0] if observed else None
+
+    def snapshot(self) -> Snapshot:
+        observed = self._observed  # one reading: the sim thread may replace it meanwhile
+        if observed is None:
+            return Snapshot(None, frozenset(), frozenset(), frozenset(), self._ages(None))
+        observation = observed[0]
+        return Snapshot(
+            observation,
+            observation.down_nodes,
+            observation.down_links,
+            frozenset(),
+            self._ages(observed),
+        )
 
     def report_ages(self) -> dict[str, float | None]:
-        observation, observed_at = self._observation, self._observed_at
-        if observation is None or observed_at is None:
+        return self._ages(self._observed)
+
+    def _ages(self, observed: tuple[Observation, float] | None) -> dict[str, float | None]:
+        if observed is None:
             return dict.fromkeys(self.network.node_ids)
+        observation, observed_at = observed
         wall = self.clock() - observed_at
         scale = self.step_seconds / (self.scenario.run_duration / 1000.0)
         ages: dict[str, float | None] = dict.fromkeys(self.network.node_ids)
@@ -109,7 +125,7 @@ class SimBackend:
         return ages
 
     def down(self) -> tuple[frozenset[str], frozenset[frozenset[str]]]:
-        observation = self._observation
+        observation = self.observation()
         if observation is None:
             return frozenset(), frozenset()
         return observation.down_nodes, observation.down_links
@@ -124,13 +140,13 @@ class SimBackend:
             self._decision_ready.set()
         return InstallResult(errors)
 
-    async def dump(self) -> list[Intent]:
-        return self.table.dump()
+    async def dump(self, dpids: frozenset[int] | None = None) -> list[Intent]:
+        return self.table.dump(dpids)
 
     def stats(self) -> dict[str, float]:
         totals = self.totals
         return {
-            "sim_time_s": (self._observation.time / 1000.0) if self._observation else 0.0,
+            "sim_time_s": (self._observed[0].time / 1000.0) if self._observed else 0.0,
             "sim_flows_generated": float(totals.generated),
             "sim_flows_successful": float(totals.successful),
             "sim_flows_dropped": float(totals.dropped),

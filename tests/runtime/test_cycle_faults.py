@@ -103,7 +103,10 @@ async def test_every_switch_down_leaves_the_cycle_running(
     d, _ = daemon
     await ready(d)
     everything = frozenset(d.scenario.network.node_ids)
-    monkeypatch.setattr(d.backend, "down", lambda: (everything, frozenset()))
+    real = d.backend.snapshot
+    monkeypatch.setattr(
+        d.backend, "snapshot", lambda: dataclasses.replace(real(), down_nodes=everything)
+    )
     record = await asyncio.wait_for(d.cycle(), 30)
     assert d.recovery is None  # nothing to plan from, said in the log
     assert d.counters.cycle_failures == 0 and record.policy
@@ -206,7 +209,7 @@ async def test_the_embedded_simulator_plays_on_past_the_scenarios_steps(
     await backend.start()
     try:
         await daemon.cycle()
-        times = []
+        times: list[float] = []
         while len(times) < 12:
             record = await daemon.cycle()
             observation = backend.observation()

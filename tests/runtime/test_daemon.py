@@ -17,7 +17,7 @@ from agent.rules.intents import GroupIntent
 from agent.runtime.config import AgentConfig
 from agent.runtime.daemon import Daemon
 from agent.runtime.overrides import FreezeOverride, PinOverride
-from agent.southbound.base import InstallError, InstallResult
+from agent.southbound.base import InstallError, InstallResult, Snapshot
 from agent.southbound.instances import InstanceError, LoggingInstanceManager, Placement
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
@@ -182,7 +182,7 @@ async def test_backend_outage_is_survived_and_reconciled(
     daemon, backend, _ = setup
     await daemon.cycle()
 
-    async def unavailable() -> list[object]:
+    async def unavailable(dpids: object = None) -> list[object]:
         raise ConnectionError("controller went away")
 
     real_dump = backend.dump
@@ -284,6 +284,15 @@ class DisconnectingBackend(SimBackend):
     def down(self) -> tuple[frozenset[str], frozenset[frozenset[str]]]:
         nodes = frozenset(n for n, d in self.wiring.dpids.items() if d in self.dead)
         return nodes, frozenset()
+
+    def snapshot(self) -> Snapshot:
+        down_nodes, down_links = self.down()
+        return dataclasses.replace(
+            super().snapshot(),
+            down_nodes=down_nodes,
+            down_links=down_links,
+            unreachable=self.unreachable(),
+        )
 
     async def apply(self, changes: list[Change], decision: Decision) -> InstallResult:
         refused = [
