@@ -19,11 +19,12 @@ import click
 
 from agent.cli.common import fail, input_errors
 from agent.model.recovery import GraphFamily, Mode, RecoveryInstance, parse_graphs, total_utility
-from agent.policies.recovery.base import RandomPolicy, RatioPolicy, RecoveryPolicy
-from agent.policies.recovery.card import SHIPPED, check_policy_files
+from agent.policies.recovery.base import RecoveryPolicy
+from agent.policies.recovery.card import SHIPPED
 from agent.policies.recovery.dp import dp_optimal
+from agent.policies.recovery.registry import RECOVERY_POLICIES, make_recovery_policy
 
-METHODS = ("deeppr", "deeppr-greedy", "ratio", "random")
+METHODS = RECOVERY_POLICIES
 MODES = click.Choice(["compliant", "adversarial"])
 
 
@@ -55,23 +56,11 @@ def _methods(spec: str, policy_dir: Path | None, beam: int, seed: int) -> dict[s
     unknown = [m for m in names if m not in METHODS]
     if unknown or not names:
         fail(f"--methods: unknown {', '.join(unknown) or '(none)'} (known: {', '.join(METHODS)})")
-    out: dict[str, RecoveryPolicy] = {}
-    if any(m.startswith("deeppr") for m in names):
-        directory = _policy_directory(policy_dir)
-        with input_errors():
-            check_policy_files(directory)  # one line for a broken card or weights file
-            from agent.policies.recovery.deeppr import DeepPRPolicy
-
-            if "deeppr" in names:
-                out["deeppr"] = DeepPRPolicy.load(directory, "beam", beam)
-            if "deeppr-greedy" in names:
-                out["deeppr-greedy"] = DeepPRPolicy.load(directory, "greedy")
-    for name in names:
-        if name == "ratio":
-            out[name] = RatioPolicy()
-        elif name == "random":
-            out[name] = RandomPolicy(seed)
-    return {name: out[name] for name in names}
+    directory = (
+        _policy_directory(policy_dir) if any(m.startswith("deeppr") for m in names) else None
+    )
+    with input_errors():  # one line for a broken card or weights file
+        return {name: make_recovery_policy(name, directory, beam, seed) for name in names}
 
 
 def _policy_directory(policy_dir: Path | None) -> Path:

@@ -98,6 +98,7 @@ class AgentConfig(BaseModel):
     stale_after: PositiveFloat = 5.0  # monitoring older than this triggers the fallback
     policy_timeout: PositiveFloat = 2.0  # seconds one prediction may take
     stage_timeout: PositiveFloat = 10.0  # seconds any other stage of a cycle may take
+    recovery_policy: str = "deeppr"  # orders repairs while switches or links are down
     state_dir: str | None = None  # where overrides persist; default $STATE_DIRECTORY (systemd)
     sim: SimSettings = Field(default_factory=SimSettings)
     controller: ControllerSettings = Field(default_factory=ControllerSettings)

@@ -28,6 +28,7 @@ from agent.model.types import Decision, Observation
 from agent.policies.base import Policy, PolicyContext
 from agent.policies.recovery.base import RatioPolicy, RecoveryPolicy
 from agent.policies.recovery.planner import RecoveryReport, recovery_report
+from agent.policies.recovery.registry import make_recovery_policy
 from agent.policies.registry import make_policy
 from agent.rules.compiler import RuleCompiler, Topology
 from agent.rules.diff import plan_changes
@@ -301,7 +302,10 @@ class Daemon:
         self.recovery = None
         if not snap.down_nodes and not snap.down_links:
             return
-        policy = await self._off_loop("load recovery policy", self._load_recovery, STARTUP_GRACE)
+        if self._recovery_policy is None:
+            await self.load_recovery()
+        policy = self._recovery_policy
+        assert policy is not None
         network = self.scenario.network
         links = [tuple(sorted(link)) for link in snap.down_links]
         try:
@@ -319,16 +323,19 @@ class Daemon:
             failed=len(self.recovery.plan.steps),
         )
 
-    def _load_recovery(self) -> RecoveryPolicy:
-        if self._recovery_policy is None:
-            try:
-                from agent.policies.recovery.deeppr import DeepPRPolicy  # torch: only when needed
-
-                self._recovery_policy = DeepPRPolicy.load()
-            except Exception as exc:  # a broken policy file must not stop recovery planning
-                log.warning("recovery policy unavailable, using RATIO", error=str(exc))
-                self._recovery_policy = RatioPolicy()
-        return self._recovery_policy
+    async def load_recovery(self, name: str | None = None) -> None:
+        """The recovery policy (the configured one, or ``name``), built in a worker; RATIO
+        with a warning if it cannot load (recovery planning must not stop)."""
+        chosen = name or self.config.recovery_policy
+        try:
+            self._recovery_policy = await self._off_loop(
+                f"load recovery policy {chosen}",
+                partial(make_recovery_policy, chosen),
+                STARTUP_GRACE,
+            )
+        except StageFailed as exc:
+            log.warning("recovery policy unavailable, using RATIO", error=str(exc))
+            self._recovery_policy = RatioPolicy()
 
     def _set_installed(self, intents: list[Intent]) -> None:
         if intents != self.installed:

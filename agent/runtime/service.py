@@ -76,6 +76,7 @@ RELOADABLE = {
     "stale_after",
     "policy_timeout",
     "stage_timeout",
+    "recovery_policy",
     "log",
     "api",  # the token file; a new listen address is refused below
 }
@@ -103,10 +104,18 @@ def prepare(config_path: str | None, api_listen: str | None) -> Prepared:
         raise InputError(None, "--api", str(exc).splitlines()[-1].strip()) from None
     scenario = load_scenario(config.scenario)
     token = read_token(config)
+    where = source if source != "defaults" else None
     for key in ("policy", "fallback"):
         problem = policy_problem(getattr(config, key), scenario)
         if problem:
-            raise InputError(source if source != "defaults" else None, key, problem)
+            raise InputError(where, key, problem)
+    from agent.policies.errors import PolicyError
+    from agent.policies.recovery.registry import check_recovery_policy
+
+    try:
+        check_recovery_policy(config.recovery_policy)
+    except (PolicyError, InputError) as exc:
+        raise InputError(where, "recovery_policy", str(exc)) from None
     return Prepared(config, source, scenario, token)
 
 
@@ -207,6 +216,7 @@ class AgentService:
                 raise InputError(source, where, str(exc)) from None
         await self.backend.start()
         await self.daemon.load_policies(self.config.policy, self.config.fallback)
+        await self.daemon.load_recovery()
         await self._check_restored_overrides()
 
     async def _check_restored_overrides(self) -> None:
@@ -342,6 +352,8 @@ class AgentService:
             raise InputError(source, "", f"changing {sorted(changed - RELOADABLE)} needs a restart")
         token = read_token(new)
         await self.daemon.load_policies(new.policy, new.fallback)  # unknown names fail here
+        if new.recovery_policy != self.config.recovery_policy:
+            await self.daemon.load_recovery(new.recovery_policy)
         return new, token
 
 

@@ -219,6 +219,7 @@ def test_fuzz_api_finds_no_server_error(running: Agent) -> None:
         ({"scenario": "no/such/scenario.yaml"}, (), "no/such/scenario.yaml"),
         ({"policy": "no-such-policy"}, (), "policy: unknown policy 'no-such-policy'"),
         ({"fallback": "no-such-fallback"}, (), "fallback: unknown policy 'no-such-fallback'"),
+        ({"recovery_policy": "oracle"}, (), "recovery_policy: unknown recovery policy 'oracle'"),
         ({"policy": "./no/such/dir"}, (), "not found"),
         ({"api": {"token_file": "short-token"}}, (), "at least 16 characters"),
         ({}, ("--api", "127.0.0.1"), "--api"),
