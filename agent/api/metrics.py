@@ -1,4 +1,9 @@
-"""Prometheus metrics, read from the daemon when scraped."""
+"""Prometheus metrics, rendered from the daemon's metrics snapshot.
+
+Names follow Prometheus's conventions: base units in the name (``_seconds``, ``_ratio``),
+counters end in ``_total``, latencies are histograms. ``METRIC_NAMES`` lists every
+family exported (the Grafana dashboard's queries are checked against it).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,32 @@ from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
+
+COUNTERS = {
+    "cycles": "Decision cycles run",
+    "fallbacks": "Cycles decided by the fallback heuristic",
+    "install_errors": "Rule batches the switches rejected",
+    "verify_failures": "Installs whose read-back differed",
+    "reconciliations": "Re-reads of installed rules after reconnects or restarts",
+    "config_errors": "Configuration reloads refused",
+    "cycle_failures": "Cycles a stage failed (raised or missed its deadline); rules kept",
+    "late_cycles": "Cycles that started after their tick",
+    "missed_cycles": "Ticks skipped because a cycle ran over a whole interval",
+}
+
+
+def backend_metric(name: str) -> str:
+    """A backend figure's metric name, its unit spelled out."""
+    if name.endswith("_time_s"):
+        name = name[: -len("_s")] + "_seconds"
+    return f"agent_backend_{name}"
 
 
 class DaemonCollector(Collector):
@@ -16,20 +45,22 @@ class DaemonCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot
-        latency = GaugeMetricFamily(
-            "agent_decision_latency_ms",
-            "Observe + decide + compile + diff latency of recent cycles",
-            labels=["quantile"],
+        yield _histogram(
+            "agent_decision_latency_seconds",
+            "Observation in to batch ready (observe, decide, compile, diff) per cycle",
+            snap["decision_seconds"],
         )
-        for quantile, value in snap["latency_quantiles"].items():
-            latency.add_metric([quantile], value)
-        yield latency
-        yield GaugeMetricFamily(
-            "agent_install_latency_ms",
-            "Install latency of the last cycle",
-            value=snap["install_ms"],
+        yield _histogram(
+            "agent_install_latency_seconds",
+            "Time to apply and verify a batch of rule changes",
+            snap["install_seconds"],
         )
-        yield from self._counters(snap)
+        for name, help_text in COUNTERS.items():
+            value = float(snap["counters"][name])
+            yield CounterMetricFamily(f"agent_{name}", help_text, value=value)
+        yield from self._gauges(snap)
+
+    def _gauges(self, snap: dict[str, Any]) -> Iterator[Metric]:
         age = GaugeMetricFamily(
             "agent_monitoring_age_seconds", "Age of each switch's last report", labels=["node"]
         )
@@ -59,24 +90,12 @@ class DaemonCollector(Collector):
             value=float(snap["recovery_total_utility"]),
         )
         for name, value in snap["backend"].items():
-            yield GaugeMetricFamily(f"agent_backend_{name}", f"Backend figure {name}", value=value)
+            yield GaugeMetricFamily(backend_metric(name), f"Backend figure {name}", value=value)
 
-    def _counters(self, snap: dict[str, object]) -> Iterator[Metric]:
-        counters = snap["counters"]
-        assert isinstance(counters, dict)
-        helps = {
-            "cycles": "Decision cycles run",
-            "fallbacks": "Cycles decided by the fallback heuristic",
-            "install_errors": "Rule batches the switches rejected",
-            "verify_failures": "Installs whose read-back differed",
-            "reconciliations": "Re-reads of installed rules after reconnects or restarts",
-            "config_errors": "Configuration reloads refused",
-            "cycle_failures": "Cycles a stage failed (raised or missed its deadline); rules kept",
-            "late_cycles": "Cycles that started after their tick",
-            "missed_cycles": "Ticks skipped because a cycle ran over a whole interval",
-        }
-        for name, help_text in helps.items():
-            yield CounterMetricFamily(f"agent_{name}", help_text, value=float(counters[name]))
+
+def _histogram(name: str, help_text: str, data: dict[str, Any]) -> HistogramMetricFamily:
+    buckets = [(str(bound), float(count)) for bound, count in data["buckets"]]
+    return HistogramMetricFamily(name, help_text, buckets=buckets, sum_value=data["sum"])
 
 
 def render(snapshot: dict[str, Any]) -> bytes:

@@ -34,6 +34,7 @@ from agent.rules.compiler import RuleCompiler, Topology
 from agent.rules.diff import plan_changes
 from agent.rules.intents import Intent
 from agent.runtime.config import AgentConfig
+from agent.runtime.histogram import Histogram
 from agent.runtime.overrides import Overrides
 from agent.runtime.planner import Compiled, Plan, choose, plan, visible
 from agent.southbound.base import Backend, InstallResult, Snapshot
@@ -89,6 +90,8 @@ class Counters:
     late_cycles: int = 0  # cycles that started after their tick
     missed_cycles: int = 0  # ticks skipped because a cycle ran over a whole interval
     latencies: list[float] = field(default_factory=list)  # decide-to-batch, ms, recent
+    decision_seconds: Histogram = field(default_factory=Histogram)  # decide-to-batch
+    install_seconds: Histogram = field(default_factory=Histogram)  # batches sent
 
 
 class Daemon:
@@ -395,6 +398,9 @@ class Daemon:
         counters = self.counters
         counters.cycles += 1
         counters.latencies = [*counters.latencies[-999:], decide_to_batch * 1000.0]
+        counters.decision_seconds.observe(decide_to_batch)
+        if record.changes:
+            counters.install_seconds.observe(record.latency_ms.get("install", 0.0) / 1000.0)
         self.last_cycle = record
         self.last_completed = self.clock()
         log.debug(

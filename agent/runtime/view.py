@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import statistics
 import time
 from typing import Any, Protocol
 
@@ -246,20 +245,12 @@ class RunningDaemon:
 
     def _metrics_snapshot(self) -> dict[str, Any]:
         d = self.daemon
-        latencies = sorted(d.counters.latencies)
-        quantiles = {}
-        if latencies:
-            cuts = (
-                statistics.quantiles(latencies, n=100, method="inclusive")
-                if len(latencies) > 1
-                else [latencies[0]] * 99
-            )
-            quantiles = {"0.5": cuts[49], "0.99": cuts[98]}
         counts = count_rules(d.installed)
         cycle = d.last_cycle
         return {
-            "latency_quantiles": quantiles,
-            "install_ms": cycle.latency_ms.get("install", 0.0) if cycle else 0.0,
+            "decision_seconds": d.counters.decision_seconds.to_json(),
+            "install_seconds": d.counters.install_seconds.to_json(),
+            "last_install_seconds": cycle.latency_ms.get("install", 0.0) / 1000.0 if cycle else 0.0,
             "counters": self._counters(),
             "ages": d.backend.report_ages(),
             "rules": {"flow": counts.flows, "group": counts.groups, "meter": counts.meters},

@@ -3,41 +3,13 @@ embedded simulator backend."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
-from agent.api.app import make_app
-from agent.model.scenario import load_scenario
-from agent.runtime.config import AgentConfig
 from agent.runtime.daemon import Daemon
-from agent.runtime.view import RunningDaemon
-from agent.southbound.sim_backend import SimBackend
-from tests.conftest import TOPOLOGIES
-
-Client = TestClient[web.Request, web.Application]
-TOKEN = "s3cret-token-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
-
-
-@pytest.fixture
-async def daemon() -> AsyncIterator[Daemon]:
-    scenario = load_scenario(TOPOLOGIES / "scenarios/abilene-in3.yaml")
-    backend = SimBackend(scenario, time_scale=1e-3, seed=2)
-    daemon = Daemon(AgentConfig(), scenario, backend)
-    await backend.start()
-    yield daemon
-    await backend.stop()
-    daemon.executor.shutdown(wait=False)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, daemon: Daemon) -> Client:
-    made: Client = await aiohttp_client(make_app(RunningDaemon(daemon, "test"), TOKEN))
-    return made
+from tests.api.conftest import AUTH, TOKEN, Client
 
 
 def assert_error(body: dict[str, Any], status: int) -> None:
@@ -84,18 +56,30 @@ async def test_recovery_is_empty_while_nothing_failed(client: Client, daemon: Da
 
 
 async def test_metrics(client: Client, daemon: Daemon) -> None:
-    await daemon.cycle()
+    for _ in range(3):
+        await daemon.cycle()
     text = await (await client.get("/metrics")).text()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    latency = families["agent_decision_latency_seconds"]
+    assert latency.type == "histogram"
+    samples = {(s.name, s.labels.get("le")): s.value for s in latency.samples}
+    assert samples[("agent_decision_latency_seconds_count", None)] == 3
+    assert samples[("agent_decision_latency_seconds_bucket", "+Inf")] == 3
+    assert families["agent_install_latency_seconds"].type == "histogram"
+    assert families["agent_cycles"].type == "counter"
+    assert families["agent_cycles"].samples[0].name == "agent_cycles_total"
+    assert families["agent_cycles"].samples[0].value == 3
     for name in (
-        "agent_decision_latency_ms",
-        "agent_install_errors_total",
+        "agent_install_errors",
         "agent_monitoring_age_seconds",
-        "agent_config_errors_total",
-        'agent_config_info{hash="',
+        "agent_config_errors",
+        "agent_config_info",
         "agent_backend_sim_success_ratio",
+        "agent_backend_sim_time_seconds",
         "agent_recovery_pending_repairs",
     ):
-        assert name in text
+        assert name in families, name
+    assert not [n for n in families if n.endswith("_ms") or n.endswith("_s")]
 
 
 async def test_writes_need_the_token(client: Client) -> None:

@@ -10,40 +10,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from agent.api.app import make_app
 from agent.api.server import ApiProcess
-from agent.model.scenario import load_scenario
-from agent.runtime.config import AgentConfig
 from agent.runtime.daemon import Daemon
 from agent.runtime.overrides import MAX_OVERRIDES
 from agent.runtime.view import RunningDaemon
-from agent.southbound.sim_backend import SimBackend
-from tests.conftest import TOPOLOGIES
+from tests.api.conftest import AUTH, TOKEN, Client
 
-Client = TestClient[web.Request, web.Application]
-TOKEN = "s3cret-token-for-tests"
-AUTH = {"Authorization": f"Bearer {TOKEN}"}
 PIN = {"kind": "pin", "node": "pop0", "chain": "sfc_1", "sf": "a", "weights": {"pop3": 1}}
-
-
-@pytest.fixture
-async def daemon() -> AsyncIterator[Daemon]:
-    scenario = load_scenario(TOPOLOGIES / "scenarios/abilene-in3.yaml")
-    backend = SimBackend(scenario, time_scale=1e-3, seed=2)
-    daemon = Daemon(AgentConfig(), scenario, backend)
-    await backend.start()
-    yield daemon
-    await backend.stop()
-    daemon.executor.shutdown(wait=False)
-
-
-@pytest.fixture
-async def client(aiohttp_client: Any, daemon: Daemon) -> Client:
-    made: Client = await aiohttp_client(make_app(RunningDaemon(daemon, "test"), TOKEN))
-    return made
 
 
 async def post(client: Client, body: object) -> tuple[int, Any]:
