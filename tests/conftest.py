@@ -1,8 +1,9 @@
-"""Shared fixtures: small hand-made scenarios and the bundled files."""
+"""Shared fixtures: small hand-made scenarios, the bundled files, Open vSwitch for the
+switch tests; and a teardown that pytest-timeout does not cut short."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from agent.model.traffic import Traffic, TrafficConfig
 ROOT = Path(__file__).resolve().parents[1]
 TOPOLOGIES = ROOT / "topologies"
 DEEPCOORD = TOPOLOGIES / "deepcoord" / "res"
+TEARDOWN_TIMEOUT_S = 120.0
 
 
 def line_network(
@@ -87,3 +89,45 @@ def one_torch_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def ovs() -> Iterator[Callable[[], None]]:
+    """Call it before building a test bed: starts Open vSwitch (root only) if it is not
+    running (another run on the machine may have stopped it meanwhile). At the end of
+    the session it is stopped if this session started it and no bridge is left on it."""
+    from tests.support.ovs_testbed import ensure_ovs, stop_ovs_if_unused
+
+    started: list[bool] = []
+
+    def ensure() -> None:
+        started.append(ensure_ovs())
+
+    try:
+        yield ensure
+    finally:
+        if any(started):
+            stop_ovs_if_unused()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    _own_timeout_for_teardown(item)
+    return (yield)
+
+
+def _own_timeout_for_teardown(item: pytest.Item) -> None:
+    """pytest-timeout times a test's setup, call and teardown together. A test that used
+    most of that time would have its teardown interrupted half-way, leaving processes,
+    bridges and namespaces behind; its teardown gets a deadline of its own instead.
+    (With the signal method a timeout fails the test and teardown runs; the thread
+    method ends the whole process, and nothing is cleaned up.)"""
+    cancel = getattr(item, "cancel_timeout", None)  # set by pytest-timeout's timer
+    if cancel is None or item.config.getini("timeout_func_only"):
+        return
+    import pytest_timeout  # type: ignore[import-untyped]
+
+    cancel()
+    method = item.config.getvalue("timeout_method") or item.config.getini("timeout_method")
+    settings = pytest_timeout.Settings(TEARDOWN_TIMEOUT_S, method or "signal", False, False)
+    item.config.pluginmanager.hook.pytest_timeout_set_timer(item=item, settings=settings)

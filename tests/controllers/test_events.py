@@ -10,8 +10,9 @@ import time
 
 from agent.rules.intents import flow
 from agent.southbound.controller_client import ControllerClient, Event, Monitor, Notification
-from tests.controllers.conftest import POLL_INTERVAL, ControllerProcess, run_async
+from tests.controllers.conftest import POLL_INTERVAL
 from tests.support.ovs_testbed import OvsTestbed, Wiring
+from tests.support.processes import DEADLINE, ControllerProcess, run_async
 
 EVENT_DEADLINE = 2.0
 
@@ -130,7 +131,7 @@ def test_several_agents_and_one_leaving_changes_nothing(
             assert writer is not None
             writer.transport.abort()
             await asyncio.sleep(0.1)
-            got = [await stay.next_notification(2 * POLL_INTERVAL) for _ in range(5)]
+            got = [await stay.next_notification(DEADLINE) for _ in range(5)]
             assert await stay.dump() == [rule]
             return got
         finally:

@@ -15,8 +15,8 @@ from agent.rules.intents import (
     flow,
 )
 from agent.southbound.controller_client import ApplyResult, BatchOp
-from tests.controllers.conftest import ControllerProcess, run_async
-from tests.support.ovs_testbed import OvsTestbed, Wiring, wait_for
+from tests.support.ovs_testbed import OvsTestbed, Wiring
+from tests.support.processes import ControllerProcess, run_async, wait_until
 
 GROUP = GROUP_BASE + 1
 METER = METER_BASE + 1
@@ -75,9 +75,8 @@ def test_modifying_group_weights_keeps_the_flow_and_its_counters(
     ).ok
     # traffic into the flow, then read its counter (OVS counters lag about 1 s)
     bed.in_host("src1", "ping", "-c", "3", "-i", "0.1", "-W", "0.2", "10.0.0.100", check=False)
-    before = wait_for(
+    before = wait_until(
         lambda: _packets(bed.ofctl(1, "dump-flows")) >= 3 and _packets(bed.ofctl(1, "dump-flows")),
-        5,
         "the flow's packet counter",
     )
 

@@ -11,16 +11,16 @@ import pytest
 
 from agent.rules.compiler import SELECT_SLOTS, bucket_destinations, slot_weights
 from agent.rules.intents import GROUP_BASE, Action, Bucket, GroupIntent, Intent, MatchValue, flow
-from tests.controllers.conftest import ControllerProcess
 from tests.controllers.test_rules import apply
-from tests.support.ovs_testbed import OvsTestbed, Wiring, wait_for
+from tests.support.ovs_testbed import OvsTestbed, Wiring
+from tests.support.processes import ControllerProcess, wait_until
 
 IPV4, MPLS = 0x0800, 0x8847
 SINK_IP = "10.0.0.100"
 
 
 def ping(bed: OvsTestbed, host: str, count: int = 3) -> int:
-    out = bed.in_host(host, "ping", "-c", str(count), "-i", "0.1", "-W", "1", SINK_IP, check=False)
+    out = bed.in_host(host, "ping", "-c", str(count), "-i", "0.1", "-W", "5", SINK_IP, check=False)
     found = re.search(r"(\d+) received", out)
     return int(found.group(1)) if found else 0
 
@@ -88,7 +88,7 @@ def test_ping_follows_a_hand_made_path_through_the_sf(
 
     assert ping(bed, "src1") == 3
     # the requests went through the reflector: the switch got them back on the SF port
-    wait_for(lambda: rx_packets(bed, 1, w.switch(1).sf_port) >= 3, 3, "SF port counters")
+    wait_until(lambda: rx_packets(bed, 1, w.switch(1).sf_port) >= 3, "SF port counters")
 
 
 def labelled(label: int, port: int) -> tuple[Action, ...]:
@@ -128,7 +128,7 @@ def test_mpls_carries_several_sources_through_the_sf_and_a_select_group(
 
     assert ping(bed, "src1") == 3
     assert ping(bed, "src2") == 3
-    wait_for(lambda: rx_packets(bed, 1, s1.sf_port) >= 6, 3, "SF port counters")
+    wait_until(lambda: rx_packets(bed, 1, s1.sf_port) >= 6, "SF port counters")
 
 
 @pytest.fixture
@@ -171,7 +171,7 @@ def test_select_weights_split_distinct_source_addresses(
         found = [int(n) for n in re.findall(r"bucket\d+:packet_count=(\d+)", stats)]
         return found if sum(found) >= 150 else None  # counters lag; most of the 200
 
-    first, second = wait_for(counts, 5, "group bucket counters")
+    first, second = wait_until(counts, "group bucket counters")
     assert first > 0 and second > 0
     assert 0.55 <= first / (first + second) <= 0.9  # measured 0.75 for these 40 addresses
 
@@ -239,7 +239,7 @@ def test_two_chained_choices_keep_shares_and_independence(
         rows = joint_counts(bed, seconds, [layout[1]] * 7)
         return rows if sum(map(sum, rows)) >= 2000 else None  # counters lag; a few are lost
 
-    rows = wait_for(counted, 5, "group bucket counters")
+    rows = wait_until(counted, "group bucket counters")
     total = sum(map(sum, rows))
     firsts = [sum(row) / total for row in rows]
     seconds_share = [sum(row[e] for row in rows) / total for e in range(7)]

@@ -3,31 +3,41 @@ the os-ken app: a ring of 4 switches, three sources, one sink, an SF reflector p
 switch. Groups carry the decision's weights, traffic crosses the chain, a new decision
 modifies groups and leaves flows alone, the daemon reconciles after a controller
 restart and after a bridge is re-created, and a batch the switch refuses leaves the
-previous rules in place and shows in /status and /metrics."""
+previous rules in place and shows in /status and /metrics.
+
+Every wait polls for its condition with a deadline generous enough for a busy 2-core
+machine; reconciliation times are printed (``-s``), not asserted."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import yaml
 
 from agent.rules.compiler import group_id
 from tests.conftest import DEEPCOORD
-from tests.controllers.conftest import ControllerProcess, start_controller
-from tests.support.ovs_testbed import HostSpec, OvsTestbed, TestbedSpec, ensure_ovs, run, wait_for
+from tests.support.ovs_testbed import HostSpec, OvsTestbed, TestbedSpec, Wiring, run
+from tests.support.processes import (
+    ControllerProcess,
+    free_tcp_port,
+    log_tail,
+    spawn,
+    start_controller,
+    stop_group,
+    wait_until,
+)
 
 if os.geteuid() != 0:
     pytest.skip("OVS test beds need root (network namespaces, ovs-vsctl)", allow_module_level=True)
@@ -36,6 +46,7 @@ AGENT = str(Path(sys.executable).with_name("agent"))
 TOKEN = "e2e-token-0123456789"
 NAMES = {1: "pop0", 2: "pop1", 3: "pop2", 4: "pop3"}
 SINK = "10.0.0.100"
+T = TypeVar("T")
 RING = """<?xml version='1.0' encoding='utf-8'?>
 <graphml xmlns="http://graphml.graphdrawing.org/xmlns">
   <key attr.name="NodeCap" attr.type="long" for="node" id="c"/>
@@ -56,29 +67,46 @@ RING = """<?xml version='1.0' encoding='utf-8'?>
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Lab:
-    def __init__(self, tmp: Path) -> None:
+    """The controller, the test bed (4 switches, 3 sources, a sink) and ``agent run``.
+    ``Lab.start`` registers each part's removal on ``stack`` as soon as it exists."""
+
+    def __init__(self, tmp: Path, controller: ControllerProcess) -> None:
         self.tmp = tmp
-        (tmp / "ctl").mkdir(exist_ok=True)
-        self.controller: ControllerProcess = start_controller(tmp / "ctl", poll_interval=0.5)
+        self.controller = controller  # replaced when a test restarts it
+        self.port = free_tcp_port()
+        self.agent: subprocess.Popen[bytes] | None = None
         hosts = (
             HostSpec("src1", 1, ("10.0.0.1",)),
             HostSpec("src2", 1, ("10.0.0.2",)),
             HostSpec("src3", 1, ("10.0.0.3",)),
             HostSpec("snk1", 3, (SINK,), "sink"),
         )
-        self.bed = OvsTestbed(
-            TestbedSpec(switches=4, topology="ring", hosts=hosts), self.controller.of_port
-        )
-        self.wiring = self.bed.build()
-        self.port = free_port()
-        self.agent: subprocess.Popen[bytes] | None = None
+        self.bed = OvsTestbed(TestbedSpec(4, "ring", hosts), controller.of_port)
+        self.wiring: Wiring
+
+    @classmethod
+    def start(cls, tmp: Path, stack: contextlib.ExitStack) -> Lab:
+        (tmp / "ctl").mkdir()
+        first = start_controller(tmp / "ctl", poll_interval=0.5)
+        stack.callback(first.stop)
+        lab = cls(tmp, first)
+        stack.callback(lambda: lab.controller.stop())  # the one a test restarted, if any
+        stack.callback(lab.bed.teardown)
+        lab.wiring = lab.bed.build()
+        want = sorted(sw.dpid for sw in lab.wiring.switches)
+        lab.wait(lambda: lab.controller.datapaths() == want, "all switches at the controller")
+        stack.callback(lab.stop_agent)
+        lab.start_agent()
+        return lab
+
+    def wait(self, probe: Callable[[], T | None], what: str) -> T:
+        """``wait_until``; a timeout says what the agent logged last."""
+        try:
+            return wait_until(probe, what)
+        except TimeoutError as exc:
+            tail = log_tail(self.tmp / "agent.log")
+            raise TimeoutError(f"{exc}; the agent's log ends:\n{tail}") from None
 
     def write_config(self) -> Path:
         (self.tmp / "ring4.graphml").write_text(RING)
@@ -105,48 +133,66 @@ class Lab:
         return path
 
     def start_agent(self) -> None:
-        log = (self.tmp / "agent.log").open("ab")
-        self.agent = subprocess.Popen(
-            [AGENT, "run", "--config", str(self.write_config())], stdout=log, stderr=log
-        )
-        wait_for(lambda: self.get("/readyz")[0] == 200, 30, "the agent to turn ready")
+        self.agent = spawn([AGENT, "run", "--config", str(self.write_config())],
+                           self.tmp / "agent.log")  # fmt: skip
+        self.wait(lambda: self.get("/readyz")[0] == 200, "the agent to turn ready")
+
+    def stop_agent(self) -> None:
+        if self.agent is not None:
+            stop_group(self.agent, timeout=30)
 
     def get(self, path: str) -> tuple[int, Any]:
+        """Status and body (JSON, or text for /metrics); (0, None) if no answer came."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=30) as r:
                 body = r.read()
                 return r.status, json.loads(body) if path != "/metrics" else body.decode()
-        except (urllib.error.URLError, ConnectionError) as exc:
-            if isinstance(exc, urllib.error.HTTPError):
-                return exc.code, json.loads(exc.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, None
+        except (OSError, ValueError):  # refused, reset, timed out, cut short
             return 0, None
 
-    def post_override(self, override: dict[str, Any]) -> int:
+    def status(self) -> dict[str, Any]:
+        """/status, waiting out a moment when the agent is too busy to answer."""
+        return self.wait(lambda: self.get("/status")[1], "an answer from /status")
+
+    def counter(self, name: str) -> int:
+        return int(self.status()["counters"][name])
+
+    def switches_connected(self) -> int:
+        return int(self.status()["backend_stats"]["switches_connected"])
+
+    def request(self, method: str, data: dict[str, Any] | None = None) -> Any:
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/overrides",
-            data=json.dumps({"override": override}).encode(),
+            data=json.dumps(data).encode() if data is not None else None,
             headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-            method="POST",
+            method=method,
         )
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return int(json.loads(response.read())["id"])
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
+    def post_override(self, override: dict[str, Any]) -> int:
+        return int(self.request("POST", {"override": override})["id"])
 
     def clear_overrides(self) -> None:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/overrides",
-            headers={"Authorization": f"Bearer {TOKEN}"},
-            method="DELETE",
-        )
-        urllib.request.urlopen(request, timeout=5).close()
+        self.request("DELETE")
+
+    def settled_since(self, moment: float) -> bool:
+        """A cycle that began after ``moment`` found the rules as wanted: none to change."""
+        status = self.get("/status")[1] or {}
+        cycle = status.get("last_cycle") or {}
+        after = (status.get("last_decision_at") or 0.0) > moment
+        return after and cycle.get("changes") == 0 and cycle.get("install_ok") is True
 
     def split_first_sf(self, weights: dict[str, int], expect: list[int]) -> None:
         """Pin pop0's schedule for SF a (only this override) and wait for the group."""
         self.clear_overrides()
         pin = {"kind": "pin", "node": "pop0", "chain": "sfc_1", "sf": "a", "weights": weights}
         self.post_override(pin)
-        wait_for(lambda: self.weights(1, 0) == expect, 10, f"weights {expect} on switch 1")
+        self.wait(lambda: self.weights(1, 0) == expect, f"weights {expect} on switch 1")
         # the switch changes while the cycle still verifies; the decision is recorded after
-        wait_for(lambda: self.pinned_a() == set(weights), 5, "the pinned decision")
+        self.wait(lambda: self.pinned_a() == set(weights), "the pinned decision")
 
     def pinned_a(self) -> set[str] | None:
         decision = self.get("/decisions/latest")[1]
@@ -171,23 +217,14 @@ class Lab:
         text = self.bed.ofctl(switch, "dump-flows", "cookie=0x5dc0000000000000/0xffff000000000000")
         return [line for line in text.splitlines() if "cookie=" in line]
 
-    def stop(self) -> None:
-        if self.agent is not None and self.agent.poll() is None:
-            self.agent.send_signal(signal.SIGTERM)
-            self.agent.wait(timeout=15)
-        self.bed.teardown()
-        self.controller.stop()
-
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    ensure_ovs()
-    lab = Lab(tmp_path_factory.mktemp("e2e"))
-    try:
-        lab.start_agent()
-        yield lab
-    finally:
-        lab.stop()
+def lab(ovs: Callable[[], None], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """Everything the module's tests share; stopped and removed after the last one,
+    whatever happened in them (agent, test bed, controller: in that order)."""
+    ovs()
+    with contextlib.ExitStack() as stack:
+        yield Lab.start(tmp_path_factory.mktemp("e2e"), stack)
 
 
 def test_groups_carry_the_decision_weights(lab: Lab) -> None:
@@ -199,18 +236,23 @@ def test_groups_carry_the_decision_weights(lab: Lab) -> None:
 def test_traffic_from_several_sources_crosses_the_chain(lab: Lab) -> None:
     lab.split_first_sf({"pop1": 1, "pop3": 1}, expect=[64, 64])
     for host in ("src1", "src2", "src3"):
-        out = lab.bed.in_host(host, "ping", "-c", "5", "-i", "0.05", "-W", "1", SINK, check=False)
+        out = lab.bed.in_host(host, "ping", "-c", "5", "-i", "0.05", "-W", "5", SINK, check=False)
         assert re.search(r" ([1-5]) received", out), f"{host}: {out}"
-    time.sleep(1.5)  # OVS counters lag
-    decision = lab.get("/decisions/latest")[1]
-    placed_b = [node for node, sfs in decision["placement"].items() if "b" in sfs]
-    counted: dict[str, int] = {}
-    for number, node in NAMES.items():
-        flows = [f for f in lab.our_flows(number) if "priority=200" in f]
-        counted[node] = sum(int(n) for f in flows for n in re.findall(r"n_packets=(\d+)", f))
-    # packets were handed to SF instances for a (pop1 and pop3 share it) and for b
-    assert counted["pop1"] + counted["pop3"] > 0, counted
-    assert sum(counted[node] for node in placed_b) > 0, (counted, placed_b)
+    seen: list[object] = []
+
+    def handed_to_sfs() -> bool:
+        """Packets were handed to SF instances for a (pop1 and pop3 share it) and for b
+        (OVS counters lag about a second)."""
+        decision = lab.get("/decisions/latest")[1] or {"placement": {}}
+        placed_b = [node for node, sfs in decision["placement"].items() if "b" in sfs]
+        counted: dict[str, int] = {}
+        for number, node in NAMES.items():
+            flows = [f for f in lab.our_flows(number) if "priority=200" in f]
+            counted[node] = sum(int(n) for f in flows for n in re.findall(r"n_packets=(\d+)", f))
+        seen[:] = [counted, placed_b]
+        return counted["pop1"] + counted["pop3"] > 0 and sum(counted[n] for n in placed_b) > 0
+
+    lab.wait(handed_to_sfs, f"SF delivery counters (seen: packets per node, b at: {seen})")
 
 
 def test_new_weights_modify_groups_and_keep_flows(lab: Lab) -> None:
@@ -230,98 +272,72 @@ def test_new_weights_modify_groups_and_keep_flows(lab: Lab) -> None:
 def test_controller_restart_is_followed_by_reconciliation(lab: Lab) -> None:
     wanted = len(lab.our_flows(2))
     assert wanted > 0
-    reconciled = lab.get("/status")[1]["counters"]["reconciliations"]
+    reconciled = lab.counter("reconciliations")
     address, of_port = lab.controller.address, lab.controller.of_port
     lab.controller.stop()
-    run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", lab.wiring.switch(2).bridge)  # lost meanwhile
-    assert lab.our_flows(2) == []
-    started = time.monotonic()
-    lab.controller = restart_controller(lab, address, of_port)
-    wait_for(lambda: len(lab.our_flows(2)) == wanted, 10, "switch 2's rules back")
-    elapsed = time.monotonic() - started
-    print(f"reconciled after controller restart in {elapsed:.2f} s")
-    assert elapsed < 5.0
+    try:
+        run("ovs-ofctl", "-O", "OpenFlow13", "del-flows", lab.wiring.switch(2).bridge)  # lost
+        assert lab.our_flows(2) == []
+    finally:  # the next tests need a controller, whatever happened here
+        started = time.monotonic()
+        lab.controller = start_controller(lab.tmp / "ctl", 0.5, address, of_port, "ctl-2.log")
+    lab.wait(lambda: len(lab.our_flows(2)) == wanted, "switch 2's rules back")
+    print(f"reconciled after controller restart in {time.monotonic() - started:.2f} s")
     # the switch's reconnection triggers a reconciliation, counted when its cycle ends
-    wait_for(
-        lambda: lab.get("/status")[1]["counters"]["reconciliations"] > reconciled,
-        3,
-        "the reconciliation counted",
-    )
+    lab.wait(lambda: lab.counter("reconciliations") > reconciled, "the reconciliation counted")
 
 
 def test_recreated_bridge_is_reconciled(lab: Lab) -> None:
     wanted = len(lab.our_flows(3))
     groups = lab.weights(3, 1)
-    reconciled = lab.get("/status")[1]["counters"]["reconciliations"]
+    reconciled = lab.counter("reconciliations")
     lab.bed.delete_bridge(3)
-    wait_for(
-        lambda: lab.get("/status")[1]["backend_stats"]["switches_connected"] != 4,
-        5,
-        "switch 3 down",
-    )
-    started = time.monotonic()
-    lab.bed.add_bridge(3)
-    wait_for(
+    try:
+        lab.wait(lambda: lab.switches_connected() < 4, "switch 3 down at the agent")
+    finally:
+        started = time.monotonic()
+        lab.bed.add_bridge(3)
+    lab.wait(
         lambda: len(lab.our_flows(3)) == wanted and lab.weights(3, 1) == groups,
-        10,
         "switch 3's rules back",
     )
-    elapsed = time.monotonic() - started
-    print(f"reconciled after bridge re-creation in {elapsed:.2f} s")
-    assert elapsed < 5.0
+    print(f"reconciled after bridge re-creation in {time.monotonic() - started:.2f} s")
     # the switch's reconnection triggers a reconciliation, counted when its cycle ends
-    wait_for(
-        lambda: lab.get("/status")[1]["counters"]["reconciliations"] > reconciled,
-        3,
-        "the reconciliation counted",
-    )
+    lab.wait(lambda: lab.counter("reconciliations") > reconciled, "the reconciliation counted")
 
 
 def test_rejected_batch_keeps_the_previous_rules(lab: Lab) -> None:
+    cleared = time.time()
     lab.clear_overrides()
-    time.sleep(1.0)
-    bridge = lab.wiring.switch(4).bridge  # pop3
-    count = len(
-        [
-            line
-            for line in lab.bed.ofctl(4, "dump-flows", "table=0").splitlines()
-            if "cookie=" in line
-        ]
-    )
+    lab.wait(lambda: lab.settled_since(cleared), "the rules without overrides installed")
+    switch = lab.wiring.switch(4)  # pop3
+    flows = lab.bed.ofctl(4, "dump-flows", "table=0").splitlines()
+    count = len([line for line in flows if "cookie=" in line])
     before = {n: lab.weights(n, 1) for n in NAMES}
-    errors_before = lab.get("/status")[1]["counters"]["install_errors"]
+    errors_before = lab.counter("install_errors")
     limit = ["create", "Flow_Table", f"flow_limit={count}", "overflow_policy=refuse"]
-    run("ovs-vsctl", "--", "--id=@ft", *limit, "--", "set", "Bridge", bridge, "flow_tables:0=@ft")
+    run("ovs-vsctl", "--", "--id=@ft", *limit, "--", "set", "Bridge", switch.bridge,
+        "flow_tables:0=@ft")  # fmt: skip
     try:
         # b at pop3 needs a new delivery flow there, which the full table refuses
         lab.post_override(
             {"kind": "pin", "node": "pop1", "chain": "sfc_1", "sf": "b", "weights": {"pop3": 1}}
         )
-        wait_for(
-            lambda: lab.get("/status")[1]["counters"]["install_errors"] > errors_before,
-            10,
-            "the install error",
-        )
-        status = lab.get("/status")[1]
-        assert status["last_install_error"]
+
+        def refused() -> dict[str, Any] | None:
+            """Counted, and (at the end of that cycle) named in /status."""
+            status = lab.status()
+            error = status["last_install_error"] or ""
+            named = f"{switch.dpid}: " in error and "TABLE_FULL" in error
+            counted = status["counters"]["install_errors"] > errors_before
+            return status if counted and named else None
+
+        status = lab.wait(refused, "the refused batch in /status")
         assert status["installed_rules"]["flows"] > 0
         metrics = lab.get("/metrics")[1]
         assert re.search(r"^agent_install_errors_total [1-9]", metrics, re.M), metrics
-        time.sleep(1.0)
-        assert {n: lab.weights(n, 1) for n in NAMES} == before  # groups restored
+        # the daemon puts the previous groups back after each refused batch
+        lab.wait(lambda: {n: lab.weights(n, 1) for n in NAMES} == before, "the groups restored")
     finally:
-        run("ovs-vsctl", "clear", "Bridge", bridge, "flow_tables")
+        run("ovs-vsctl", "clear", "Bridge", switch.bridge, "flow_tables")
         lab.clear_overrides()
-
-
-def restart_controller(lab: Lab, address: str, of_port: int) -> ControllerProcess:
-    sock = Path(address.removeprefix("unix:"))
-    log = lab.tmp / "ctl" / "controller-2.log"
-    cmd = [sys.executable, "-m", "controllers", "--listen", address, "--of-port", str(of_port),
-           "--of-host", "127.0.0.1", "--poll-interval", "0.5"]  # fmt: skip
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            cmd, cwd=Path(__file__).resolve().parents[2], stdout=out, stderr=subprocess.STDOUT
-        )
-    wait_for(lambda: sock.exists(), 15, "the controller socket")
-    return ControllerProcess(proc, address, of_port, log)

@@ -5,9 +5,11 @@ OpenFlow 1.3, fail_mode=secure, explicit datapath ids) that connect to a control
 on 127.0.0.1, wires them as a ring or a full mesh with veth pairs, and attaches
 namespaces: source and sink hosts (static ARP, checksum offload off) and one SF
 namespace per switch running a frame reflector (tests/support/reflector.py).
-``teardown()`` removes exactly what was built, by name; every name starts with a
-prefix unique to the run. ``wiring`` describes the result as plain data (dpids, port
-numbers, addresses) for rule compilers and tests.
+``teardown()`` removes exactly what was built, by name (reflectors by process group),
+carries on past any step that fails, and then checks that no bridge, link or namespace
+with the bed's prefix is left; every name starts with a prefix unique to the run.
+``wiring`` describes the result as plain data (dpids, port numbers, addresses) for rule
+compilers and tests.
 
 Port numbers are fixed: the SF port is 1, hosts get 10, 11, ... in the order given,
 and the link towards switch j (1-based) is port 20 + j.
@@ -29,6 +31,7 @@ from typing import Literal
 
 from mininet_labs.lab import ovs_running as ovs_running
 from mininet_labs.lab import wait_for as wait_for
+from tests.support.processes import DEADLINE, stop_group
 
 OVS_CTL = "/usr/share/openvswitch/scripts/ovs-ctl"
 FAMILY = "ct"  # every test-bed name starts with this, then 3 hex digits of the run
@@ -55,6 +58,8 @@ class HostSpec:
 
 @dataclass(frozen=True)
 class TestbedSpec:
+    __test__ = False  # not a test class, whatever its name
+
     switches: int = 4
     topology: Literal["ring", "mesh"] = "ring"
     hosts: tuple[HostSpec, ...] = (
@@ -167,7 +172,7 @@ def ensure_ovs() -> bool:
     if ovs_running():
         return False
     run(OVS_CTL, "start", "--system-id=random")
-    wait_for(ovs_running, 10, "ovs-vswitchd")
+    wait_for(ovs_running, DEADLINE, "ovs-vswitchd")
     # bridges persist in conf.db: remove those our own earlier runs left behind
     for bridge in run("ovs-vsctl", "list-br").split():
         if bridge.startswith(FAMILY) and len(bridge) > len(FAMILY) + 3:
@@ -302,7 +307,7 @@ class OvsTestbed:
     def _start_reflector(self, sf: Host) -> None:
         proc = subprocess.Popen(
             ["ip", "netns", "exec", sf.namespace, sys.executable, str(REFLECTOR), "eth0"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
         )  # fmt: skip
         self._reflectors[sf.namespace] = proc
         assert proc.stdout is not None
@@ -338,6 +343,14 @@ class OvsTestbed:
             f'target="{self._wiring().controller}"', "max_backoff=1000",
             "--", "set", "bridge", sw.bridge, "controller=@c")  # fmt: skip
 
+    def restore_switch(self, number: int) -> None:
+        """Bring back a bridge a test deleted, or its controller if it was removed."""
+        bridge = self._wiring().switch(number).bridge
+        if bridge not in run("ovs-vsctl", "list-br").split():
+            self.add_bridge(number)
+        elif not run("ovs-vsctl", "get-controller", bridge).strip():
+            self.connect_controller(number)
+
     def ofctl(self, number: int, *args: str) -> str:
         """``ovs-ofctl -O OpenFlow13 ARGS[0] BRIDGE ARGS[1:]``."""
         bridge = self._wiring().switch(number).bridge
@@ -362,32 +375,58 @@ class OvsTestbed:
     # -------------------------------------------------------------- teardown
 
     def teardown(self) -> None:
-        """Remove exactly what this test bed created; safe to call twice."""
-        for proc in self._reflectors.values():
-            proc.terminate()
-        for proc in self._reflectors.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=2)
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-        self._reflectors.clear()
-        for bridge in self._bridges:
-            run("ovs-vsctl", "--if-exists", "del-br", bridge, check=False)
-        script = [f"link del {v}" for v in self._veths]
-        script += [f"netns del {ns}" for ns in self._namespaces]
-        if script:
-            run("ip", "-force", "-batch", "-", stdin="\n".join(script) + "\n", check=False)
-        self._bridges.clear()
-        self._veths.clear()
-        self._namespaces.clear()
+        """Remove exactly what this test bed created; safe to call twice. Every step
+        runs even when one before it fails; RuntimeError if anything is left."""
+        reflectors, self._reflectors = list(self._reflectors.values()), {}
+        try:
+            for proc in reflectors:
+                stop_group(proc, timeout=5)
+        finally:
+            self._remove_network()
+        left = self.leftovers()
+        if left:  # e.g. a bridge re-created by a test after build()
+            self._remove_network(left)
+            try:
+                wait_for(lambda: not self.leftovers(), 10, "the test bed's removal", every=0.2)
+            except TimeoutError:
+                raise RuntimeError(f"{self.prefix}: cannot remove {self.leftovers()}") from None
+
+    def _remove_network(self, names: dict[str, list[str]] | None = None) -> None:
+        """Bridges, then veths and namespaces, by name (default: what was built)."""
+        bridges = names.get("bridges", []) if names else self._bridges
+        veths = names.get("links", []) if names else self._veths
+        namespaces = names.get("namespaces", []) if names else self._namespaces
+        try:
+            for bridge in bridges:
+                run("ovs-vsctl", "--if-exists", "del-br", bridge, check=False)
+        finally:
+            script = [f"link del {v}" for v in veths]
+            script += [f"netns del {ns}" for ns in namespaces]
+            if script:
+                run("ip", "-force", "-batch", "-", stdin="\n".join(script) + "\n", check=False)
+            if names is None:
+                self._bridges, self._veths, self._namespaces = [], [], []
+
+    def leftovers(self) -> dict[str, list[str]]:
+        """Bridges, links and namespaces whose names start with this bed's prefix."""
+        return leftovers(self.prefix) if self.prefix else {}
 
     def _wiring(self) -> Wiring:
         if self.wiring is None:
             raise RuntimeError("build() the test bed first")
         return self.wiring
+
+
+def leftovers(prefix: str) -> dict[str, list[str]]:
+    """What exists with a name starting with ``prefix``: bridges, links, namespaces
+    (only the kinds with something left)."""
+    bridges = run("ovs-vsctl", "list-br", check=False).split() if ovs_running() else []
+    links = [line.split(":")[1].strip().split("@")[0]
+             for line in run("ip", "-o", "link", "show").splitlines()]  # fmt: skip
+    namespaces = [line.split()[0] for line in run("ip", "netns", "list").splitlines() if line]
+    found = {"bridges": bridges, "links": links, "namespaces": namespaces}
+    return {kind: mine for kind, names in found.items()
+            if (mine := sorted(n for n in names if n.startswith(prefix)))}  # fmt: skip
 
 
 def _no_ipv6(interface: str) -> None:
