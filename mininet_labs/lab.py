@@ -143,6 +143,7 @@ class LabRun:
         self.procs: list[subprocess.Popen[Any]] = []  # stopped in reverse order
         self.sf_procs: dict[str, subprocess.Popen[Any]] = {}  # node -> its SF process
         self.lab: MininetLab | None = None
+        self.prefix: str | None = None  # this run's names start with it (kept after teardown)
         self.server: InstanceServer | None = None
         self.started_ovs = False
         self.api_port = free_port()
@@ -356,6 +357,7 @@ class LabRun:
         self._ensure_ovs()
         controller, of_port = self._start_controller()
         plan = LabPlan(self.scenario, free_prefix(), self.cfg.unit_mbps(self.scenario))
+        self.prefix = plan.prefix
         self.lab = lab = MininetLab(plan, of_port)
         lab.build()
         # the daemon starts and stops SF instances itself, through the lab's manager

@@ -23,6 +23,7 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from agent.api.filters import FilterError, filter_decision, filter_rules
 from agent.api.metrics import render
 from agent.api.openapi import spec
 from agent.runtime.overrides import OverrideRequest
@@ -121,11 +122,23 @@ async def latest_decision(request: web.Request) -> web.Response:
     decision = await request.app[VIEW].latest_decision()
     if decision is None:
         raise ApiError(404, "no_decision", "no decision made yet")
+    if request.query:
+        decision = filtered(filter_decision, decision, request)
     return web.json_response(decision)
 
 
 async def rules(request: web.Request) -> web.Response:
-    return json_bytes(await request.app[VIEW].rules_json())
+    view = request.app[VIEW]
+    if not request.query:
+        return json_bytes(await view.rules_json())  # encoded once per change
+    return web.json_response(filtered(filter_rules, await view.rules_list(), request))
+
+
+def filtered(how: Callable[[Any, Any], dict[str, Any]], data: Any, request: web.Request) -> Any:
+    try:
+        return how(data, request.query)
+    except FilterError as exc:
+        raise ApiError(400, "invalid_query", str(exc)) from None
 
 
 async def metrics(request: web.Request) -> web.Response:

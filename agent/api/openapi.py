@@ -38,6 +38,16 @@ def _get(
     return {"get": {"summary": summary, "responses": responses}}
 
 
+def _query(path: dict[str, Any], parameters: dict[str, str]) -> dict[str, Any]:
+    """``path`` with optional query parameters on its GET."""
+    path["get"]["parameters"] = [
+        {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
+        for name, kind in parameters.items()
+    ]
+    path["get"]["responses"]["400"] = _json({"$ref": "#/components/schemas/Error"}, "Error")
+    return path
+
+
 def _write_responses(ok: str) -> dict[str, Any]:
     error = _json({"$ref": "#/components/schemas/Error"}, "Error")
     return {
@@ -62,8 +72,21 @@ def spec() -> dict[str, Any]:
         ),
         "/status": _get("Backend, policy, last decision, monitoring ages, fallback, rule counts"),
         "/topology": _get("Nodes, links and chains, with failed elements marked"),
-        "/decisions/latest": _get("The last decision (placement and schedule)"),
-        "/rules": _get("The rules this agent installed"),
+        "/decisions/latest": _query(
+            _get("The last decision (placement and schedule), narrowed by node, chain, SF"),
+            {"node": "string", "chain": "string", "sf": "string"},
+        ),
+        "/rules": _query(
+            _get("The rules this agent installed; with a query: filtered, one page"),
+            {
+                "switch": "integer",
+                "table": "integer",
+                "cookie": "integer",
+                "kind": "string",
+                "offset": "integer",
+                "limit": "integer",
+            },
+        ),
         "/metrics": {
             "get": {
                 "summary": "Prometheus metrics",

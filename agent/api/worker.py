@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import json
 import os
 import signal
 import socket
@@ -41,6 +42,7 @@ class PublishedView:
         self.writer = writer
         self.state: dict[str, Any] = {}
         self.rules = b'{"rules": []}'
+        self._parsed: tuple[bytes, list[dict[str, Any]]] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
 
@@ -95,6 +97,14 @@ class PublishedView:
 
     async def rules_json(self) -> bytes:
         return self.rules
+
+    async def rules_list(self) -> list[dict[str, Any]]:
+        """The rules parsed, once per publication of them (for filtered answers)."""
+        body = self.rules
+        if self._parsed is None or self._parsed[0] is not body:
+            rules: list[dict[str, Any]] = json.loads(body)["rules"]
+            self._parsed = (body, rules)
+        return self._parsed[1]
 
     async def overrides(self) -> list[dict[str, Any]]:
         return list(self._get("overrides", []))

@@ -355,9 +355,11 @@ class Daemon:
             return [f"instance manager: {exc}"]
         result = await self.backend.apply(list(steps.changes), steps.decision)
         if not result.ok:
+            errors = [f"{e.dpid}: {e.message} (batch index {e.index})" for e in result.errors]
             self.counters.install_errors += 1
+            self.last_error = "; ".join(errors)  # with the count, before anything else awaits
             await self._restore_last_good()
-            return [f"{e.dpid}: {e.message} (batch index {e.index})" for e in result.errors]
+            return errors
         touched = frozenset(change.intent.dpid for change in steps.changes)
         touched -= self.backend.unreachable()
         current = await self.backend.dump(touched)

@@ -95,3 +95,29 @@ def exchange(host: str, port: int, raw: bytes) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def test_rules_and_decisions_filter(client: Client, daemon: Daemon) -> None:
+    await daemon.cycle()
+    everything = (await (await client.get("/rules")).json())["rules"]
+    dpid = everything[0]["dpid"]
+    response = await client.get(f"/rules?switch={dpid}&kind=group")
+    body = await response.json()
+    assert response.status == 200 and body["total"] == len(body["rules"]) > 0
+    assert {(r["dpid"], r["kind"]) for r in body["rules"]} == {(dpid, "group")}
+    expected = [r for r in everything if r["dpid"] == dpid and r["kind"] == "group"]
+    assert body["rules"] == expected
+    page = await (await client.get(f"/rules?switch={dpid}&offset=1&limit=2")).json()
+    on_switch = [r for r in everything if r["dpid"] == dpid]
+    assert page["rules"] == on_switch[1:3] and page["total"] == len(on_switch)
+    cookie = everything[-1].get("cookie") or next(r["cookie"] for r in everything if "cookie" in r)
+    by_cookie = await (await client.get(f"/rules?cookie={hex(cookie)}")).json()
+    assert by_cookie["total"] >= 1 and all(r["cookie"] == cookie for r in by_cookie["rules"])
+    for bad in ("switch=x", "limit=0", "kind=bucket", "colour=red", "table=-1"):
+        response = await client.get(f"/rules?{bad}")
+        assert response.status == 400, bad
+        assert (await response.json())["error"]["code"] == "invalid_query"
+    narrowed = await (await client.get("/decisions/latest?node=pop0&chain=sfc_1&sf=a")).json()
+    assert list(narrowed["schedule"]) == ["pop0"]
+    assert list(narrowed["schedule"]["pop0"]["sfc_1"]) == ["a"]
+    assert (await client.get("/decisions/latest?nod=pop0")).status == 400

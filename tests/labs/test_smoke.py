@@ -27,18 +27,19 @@ except LabUnavailable as exc:
     pytest.skip(f"the Mininet lab cannot run here: {exc}", allow_module_level=True)
 
 
-def our_names() -> set[str]:
+def names_with(prefix: str) -> set[str]:
+    """Bridges and links whose name starts with ``prefix`` (one lab run's own)."""
     bridges = subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     names = set(bridges.split())
     names |= {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
-    return {n for n in names if n.startswith("ml")}
+    return {n for n in names if n.startswith(prefix)}
 
 
 def test_triangle_shortest_path_in_the_lab(tmp_path: Path) -> None:
-    before = our_names()
     config = LabConfig(TRIANGLE, "shortest-path", duration=8.0, time_scale=10.0, out=tmp_path)
-    metrics = LabRun(config).run()
+    run = LabRun(config)
+    metrics = run.run()
     metrics.write(tmp_path)
     summary = json.loads((tmp_path / "metrics.json").read_text())
     print(
@@ -65,4 +66,5 @@ def test_triangle_shortest_path_in_the_lab(tmp_path: Path) -> None:
     assert summary["link_delay"].startswith(("emulated", "not emulated"))
     for name in ("metrics.csv", "flows.csv", "timeline.csv"):
         assert (tmp_path / name).stat().st_size > 0
-    assert our_names() == before  # bridges and veths removed
+    assert run.prefix is not None and run.prefix.startswith("ml")
+    assert names_with(run.prefix) == set()  # this run's bridges and veths removed

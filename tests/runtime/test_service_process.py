@@ -169,6 +169,9 @@ def test_reload_rotates_the_token_and_survives_any_error(tmp_path: Path) -> None
     agent = Agent(tmp_path, config)
     try:
         agent.wait_for("READY=1")
+        status, rules = get(agent.port, "/rules?kind=group&limit=5")  # parsed in the API process
+        assert status == 200 and rules["total"] > 0 and len(rules["rules"]) == 5
+        assert {rule["kind"] for rule in rules["rules"]} == {"group"}
         pin = {"override": {"kind": "freeze"}}
         assert send(agent.port, "POST", "/overrides", pin, TOKEN_A)[0] == 201
         token.write_text(TOKEN_B)
