@@ -1,11 +1,12 @@
 """The decision cycle under API load: `agent run` on its simulator backend (bundled
-configuration: Abilene, three ingress nodes, real time, a decision every second), first
-idle, then while a client sends GETs over /status, /decisions/latest, /rules and
-/metrics. Side by side in one run: cycle gaps, decision latency (observation in -> batch
+configuration: Abilene, three ingress nodes, real time; a decision every ``--interval``
+seconds, 0.25 by default for more cycles to take quantiles over), first idle, then
+while a client sends GETs over /status, /decisions/latest, /rules and /metrics. Side by side in one run: cycle gaps, decision latency (observation in -> batch
 ready, from the daemon's own per-cycle log) idle and loaded, the simulator's pace
 against the wall clock, and the requests served.
 
     python bench/api_load.py [--requests 20000] [--concurrency 50] [--idle 20] [--rounds 1]
+                             [--interval 0.25]
 
 Targets: no cycle gap above 1.5 intervals, decision p99 loaded within 2x of idle,
 the simulator at >= 95 % of real time, >= 500 requests/s. The client runs in its own
@@ -50,9 +51,10 @@ def get_json(port: int, path: str) -> Any:
         return json.loads(response.read())
 
 
-def start_agent(folder: Path, port: int) -> tuple[subprocess.Popen[bytes], Path]:
+def start_agent(folder: Path, port: int, interval: float) -> tuple[subprocess.Popen[bytes], Path]:
     config = yaml.safe_load((ROOT / "systemd/agent.yaml").read_text())
     config["scenario"] = str(ROOT / "topologies/scenarios/abilene-in3.yaml")
+    config["decision_interval"] = interval
     config["log"] = {"format": "json", "level": "debug"}
     path = folder / "agent.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -174,11 +176,17 @@ def main() -> None:
     parser.add_argument(
         "--rounds", type=int, default=1, help="load rounds back to back (more loaded cycles)"
     )
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=0.25,
+        help="decision interval in seconds (shorter: more cycles to take quantiles over)",
+    )
     args = parser.parse_args()
-    interval = 1.0  # the bundled configuration's decision_interval
+    interval = args.interval
     with tempfile.TemporaryDirectory() as folder:
         port = free_port()
-        proc, log = start_agent(Path(folder), port)
+        proc, log = start_agent(Path(folder), port, interval)
         try:
             idle_sim, idle_at, idle_start = sim_clock(port)
             time.sleep(args.idle)

@@ -184,9 +184,11 @@ class Daemon:
             ) from None
 
     async def _predict(self, name: str, observation: Observation) -> Decision:
-        policy = await self._off_loop(
-            f"load policy {name}", lambda: self.policy(name), STARTUP_GRACE
-        )
+        policy = self._policies.get(name)  # loaded at start: no trip to a worker
+        if policy is None:
+            policy = await self._off_loop(
+                f"load policy {name}", lambda: self.policy(name), STARTUP_GRACE
+            )
         return await self._off_loop(
             f"policy {name}", lambda: policy.predict(observation), self.config.policy_timeout
         )
