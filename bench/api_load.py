@@ -1,9 +1,10 @@
 """The decision cycle under API load: `agent run` on its simulator backend (bundled
 configuration: Abilene, three ingress nodes, real time; a decision every ``--interval``
 seconds, 0.25 by default for more cycles to take quantiles over), first idle, then
-while a client sends GETs over /status, /decisions/latest, /rules and /metrics. Side by side in one run: cycle gaps, decision latency (observation in -> batch
-ready, from the daemon's own per-cycle log) idle and loaded, the simulator's pace
-against the wall clock, and the requests served.
+while a client sends GETs over /status, /decisions/latest, /rules and /metrics. Side by
+side in one run: cycle gaps, decision latency (observation in -> batch ready, from the
+daemon's own per-cycle log) idle and loaded, the simulator's pace against the wall
+clock, and the requests served.
 
     python bench/api_load.py [--requests 20000] [--concurrency 50] [--idle 20] [--rounds 1]
                              [--interval 0.25]
