@@ -16,7 +16,7 @@ from agent.policies.coordination import (
     load_policy,
     shipped_names,
 )
-from agent.policies.coordination.policy import SHIPPED
+from agent.policies.coordination.policy import SHIPPED, save_policy
 from agent.sim.engine import Simulator
 from agent.train.coordination_common import (
     AgentConfig,
@@ -24,7 +24,6 @@ from agent.train.coordination_common import (
     make_actor,
     make_card,
     make_env,
-    save_policy,
 )
 from agent.train.rollout import policy_context
 from tests.envs.test_coordination import abilene
