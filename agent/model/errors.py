@@ -22,6 +22,10 @@ class InputError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """The error on one line: newlines in names or values are escaped."""
+        return self._text().replace("\r", "\\r").replace("\n", "\\n")
+
+    def _text(self) -> str:
         location = self.path or "<input>"
         if self.line is not None:
             location += f":{self.line}"

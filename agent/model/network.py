@@ -64,6 +64,7 @@ class Network:
     nodes: tuple[Node, ...]
     links: tuple[Link, ...]
     source: str | None = None
+    warnings: tuple[str, ...] = field(default=(), compare=False)
     _index: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
     _paths: dict[object, dict[tuple[str, str], Path]] = field(
         default_factory=dict, init=False, repr=False, compare=False

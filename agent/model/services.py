@@ -2,39 +2,34 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.model.expr import IDENTITY, ExpressionError, ResourceFunction, parse_resource_function
+from agent.model.limits import MAX_CHAIN_LENGTH, MAX_TIME_MS
 from agent.model.yamlfile import YamlDocument, load_yaml, require_mapping
 
 
 class SfSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    processing_delay_mean: float = Field(default=1.0, ge=0.0)
-    processing_delay_stdev: float = Field(default=1.0, ge=0.0)
-    startup_delay: float = Field(default=0.0, ge=0.0)
+    processing_delay_mean: float = Field(default=1.0, ge=0.0, le=MAX_TIME_MS)
+    processing_delay_stdev: float = Field(default=1.0, ge=0.0, le=MAX_TIME_MS)
+    startup_delay: float = Field(default=0.0, ge=0.0, le=MAX_TIME_MS)
     # coord-sim names a Python module here; we never load code, see resource_function.
     resource_function_id: str | None = None
     resource_function: str | float | None = None
 
-    @field_validator("processing_delay_mean", "processing_delay_stdev", "startup_delay")
-    @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("must be a finite number")
-        return value
-
 
 class ServiceFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    sfc_list: dict[str, list[str]] = Field(min_length=1)
+    sfc_list: dict[str, Annotated[list[str], Field(max_length=MAX_CHAIN_LENGTH)]] = Field(
+        min_length=1
+    )
     sf_list: dict[str, SfSpec | None] = Field(min_length=1)
     resource_functions: dict[str, str | float] = Field(default_factory=dict)
 

@@ -17,6 +17,7 @@ trace and MMPP together behave unpredictably).
 from __future__ import annotations
 
 import bisect
+import math
 import random
 from collections import deque
 
@@ -101,7 +102,7 @@ class ArrivalProcess:
                 if stdev:
                     rate = rng.gauss(cfg.flow_dr_mean, stdev)
                 if not fixed_size:
-                    size = rng.paretovariate(shape)
+                    size = _pareto(rng, shape)
                 if rate > 0 and size >= 0:
                     break
             append((time, rate, size))
@@ -120,7 +121,7 @@ class ArrivalProcess:
                 rate = rng.gauss(cfg.flow_dr_mean, cfg.flow_dr_stdev)
             size = cfg.flow_size_shape
             if not cfg.deterministic_size:
-                size = rng.paretovariate(cfg.flow_size_shape)
+                size = _pareto(rng, cfg.flow_size_shape)
             if rate > 0 and size >= 0:
                 break
         self.queues[node].append((time, rate, size))
@@ -138,6 +139,15 @@ class ArrivalProcess:
 
     def pop(self, node: str) -> Arrival:
         return self.queues[node].popleft()
+
+
+def _pareto(rng: random.Random, shape: float) -> float:
+    """Pareto(shape) with scale 1; infinite where the draw overflows a float (shapes
+    below about 0.05), as numpy's draw, which coord-sim uses, gives it."""
+    try:
+        return rng.paretovariate(shape)
+    except OverflowError:
+        return math.inf
 
 
 def _trace_timelines(
