@@ -43,6 +43,17 @@ def input_errors() -> Iterator[None]:
 def resolve_scenario(
     scenario: str | None, network: str | None, service: str | None, traffic: str | None
 ) -> Scenario:
+    """The scenario from its file or coord-sim's three; what loads but cannot work as
+    meant (a stranded ingress node, a self-loop) is printed as ``warning:`` lines."""
+    loaded = _load(scenario, network, service, traffic)
+    for warning in loaded.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    return loaded
+
+
+def _load(
+    scenario: str | None, network: str | None, service: str | None, traffic: str | None
+) -> Scenario:
     triple = (network, service, traffic)
     if scenario is not None:
         if any(triple):

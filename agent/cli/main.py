@@ -79,7 +79,7 @@ def _lazy(target: str, summary: str) -> LazyCommand:
         ),
         "check-config": _lazy(
             "check_config:check_config_command",
-            "Validate scenario, network, service, simulator-config or trace files.",
+            "Validate input files without running anything.",
         ),
         "run": _lazy(
             "run_cmd:run_command",
