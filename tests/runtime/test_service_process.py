@@ -23,21 +23,19 @@ from agent.runtime.service import EarlySignals
 from tests.cli.test_run import AGENT, Agent, get
 from tests.conftest import ROOT
 
-# `agent run`, with every policy wrapped so that predict blocks forever once the file
-# named first exists: a stuck native call in a worker thread, as far as the daemon sees.
+# `agent run` whose shortest-path policy (the configuration's policy and fallback) blocks
+# forever once the file named first exists: a stuck native call in a worker thread, as
+# far as the daemon sees.
 HANGING_AGENT = """
 import sys, threading, pathlib
-from agent.runtime import daemon
+from agent.policies import shortest_path
 trigger = pathlib.Path(sys.argv.pop(1))
-built = daemon.Daemon.policy
-class Hanging:
-    def __init__(self, inner):
-        self.inner, self.name = inner, inner.name
-    def predict(self, observation):
-        if trigger.exists():
-            threading.Event().wait()
-        return self.inner.predict(observation)
-daemon.Daemon.policy = lambda self, name: Hanging(built(self, name))
+decide = shortest_path.ShortestPathPolicy.predict
+def predict(self, observation):
+    if trigger.exists():
+        threading.Event().wait()
+    return decide(self, observation)
+shortest_path.ShortestPathPolicy.predict = predict
 from agent.cli.main import main
 sys.argv[0] = "agent"
 main()
