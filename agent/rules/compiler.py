@@ -9,7 +9,8 @@ Between service functions the chain position travels in an MPLS label::
 ``position`` is the index of the SF the packet needs next, ``destination`` the node
 chosen to run it. The SELECT group (c, k) at node n chooses that node: one bucket per
 destination with positive schedule weight, which pushes the label (c, k, dst) and
-outputs toward dst (or to the SF host port when dst is n). Groups see the packet as
+outputs toward dst (or to the SF host port when dst is n and the SF runs there; if
+it does not, the bucket drops, like the table miss below). Groups see the packet as
 plain IPv4: Open vSwitch's userspace datapath picks buckets by hashing addresses and
 cannot see through an MPLS label, so the label is pushed by the bucket, after the
 choice. Per switch, table 0 holds:
@@ -19,7 +20,8 @@ choice. Per switch, table 0 holds:
   label and route by IPv4 destination (table 1);
 - priority 200, label (c, k, n) from anywhere else, only where SF k runs here:
   deliver to the SF host port (elsewhere the table miss drops it: the emulated
-  NODE_CAP, and placing or removing an instance adds or deletes this flow);
+  NODE_CAP, and placing or removing an instance adds or deletes this flow and
+  modifies the node's groups that send the SF to the node itself);
 - priority 100, label (c, k, d) for another node d: forward toward d on the shortest
   path of the working network;
 - priority 50, IPv4 from an ingress port (optionally matching the chain's fields):
@@ -181,20 +183,23 @@ class RuleCompiler:
         cache = self._group_cache
         if len(cache) > 4096:
             cache.clear()
+        placed = set(decision.placement.get(node, ()))
         for c, chain in enumerate(self.chains):
             for k, sf in enumerate(self._sfs(chain)):
                 weights = decision.schedule.get(node, {}).get(chain, {}).get(sf, {})
                 assert isinstance(weights, dict)
-                key = (node, c, k, *sorted(weights.items()))
+                key = (node, c, k, sf in placed, *sorted(weights.items()))
                 group = cache.get(key)
                 if group is None:
-                    buckets = self._buckets(node, c, k, weights)
+                    buckets = self._buckets(node, c, k, weights, sf in placed)
                     group = GroupIntent(self._dpid(node), group_id(c, k), "select", buckets)
                     cache[key] = group
                 groups.append(group)
         return groups
 
-    def _buckets(self, node: str, c: int, k: int, weights: dict[str, float]) -> tuple[Bucket, ...]:
+    def _buckets(
+        self, node: str, c: int, k: int, weights: dict[str, float], placed_here: bool
+    ) -> tuple[Bucket, ...]:
         usable = {
             dst: w
             for dst, w in weights.items()
@@ -215,6 +220,11 @@ class RuleCompiler:
             # for the next SF on this same node goes back out where it came from, which
             # OpenFlow only does with the explicit in_port
             out: Action = ("output", "in_port") if dst == node and k > 0 else ("output", port)
+            if dst == node and not placed_here:
+                # the SF does not run here: drop, as the table miss does for traffic that
+                # arrives from elsewhere (the bucket keeps its share of the flows)
+                per_dest.append(Bucket(1, push))
+                continue
             per_dest.append(Bucket(1, (*push, out)))
         chosen = bucket_destinations([usable[dst] for dst, _ in dests], k)
         return tuple(per_dest[i] for i in chosen)  # the same objects, repeated
