@@ -66,6 +66,7 @@ class ApiServer(Protocol):
 
 
 STOP_TIMEOUT = 3.0  # seconds each shutdown step may take
+EXIT_GRACE = 0.5  # seconds worker threads get to finish before the process exits past them
 
 
 # Settings a reload may change; anything else needs a restart.
@@ -414,7 +415,7 @@ async def _main(prepared: Prepared, api: str | None, server: ApiServer | None) -
 def _exit_past_stuck_workers() -> None:
     """A worker stuck in a policy would keep the interpreter from exiting (it joins its
     worker threads): after a short grace, exit without waiting for it."""
-    deadline = time.monotonic() + STOP_TIMEOUT
+    deadline = time.monotonic() + EXIT_GRACE
     for thread in threading.enumerate():
         if thread is not threading.main_thread() and not thread.daemon:
             thread.join(max(0.0, deadline - time.monotonic()))
