@@ -29,8 +29,8 @@ from agent.train.rollout import policy_context
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.controllers.conftest import start_controller  # noqa: E402
 from tests.support.ovs_testbed import OvsTestbed, TestbedSpec, ensure_ovs, wait_for  # noqa: E402
+from tests.support.processes import start_controller  # noqa: E402
 
 
 def abilene_rules(dpids: list[int]) -> tuple[Topology, Decision, Decision]:

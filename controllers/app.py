@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, ClassVar
 
+from agent.protocol import Event, PortReason
 from controllers.compat import (
     CONF,
     CONFIG_DISPATCHER,
@@ -41,7 +43,11 @@ CONF.register_opts(
     ]
 )  # fmt: skip
 
-_PORT_REASONS = {OFP.OFPPR_ADD: "add", OFP.OFPPR_DELETE: "delete", OFP.OFPPR_MODIFY: "modify"}
+_PORT_REASONS: dict[int, PortReason] = {
+    OFP.OFPPR_ADD: "add",
+    OFP.OFPPR_DELETE: "delete",
+    OFP.OFPPR_MODIFY: "modify",
+}
 _STATS_REPLIES = [
     ofp_event.EventOFPPortStatsReply,
     ofp_event.EventOFPFlowStatsReply,
@@ -81,7 +87,8 @@ class CoordinationShell(BaseApp):  # type: ignore[misc]
             if not self.server.has_subscribers():
                 continue
             try:
-                for record in self.operations.poll(timeout=self.poll_interval):
+                sections = self.server.wanted_sections()
+                for record in self.operations.poll(self.poll_interval, sections):
                     self.server.publish_monitor(record)
             except Exception:  # keep polling whatever one round did
                 LOG.exception("statistics poll failed")
@@ -96,23 +103,20 @@ class CoordinationShell(BaseApp):  # type: ignore[misc]
         if ev.state == MAIN_DISPATCHER:
             self.switches.up(dp)
             LOG.info("switch %d up", dp.id)
-            self.server.publish_event("switch_up", dpid=dp.id)
+            self.server.publish_event(Event.switch(True, dp.id, time.time()))
         elif ev.state == DEAD_DISPATCHER and self.switches.down(dp):
             LOG.info("switch %d down", dp.id)
             self.router.switch_lost(dp.id)
-            self.server.publish_event("switch_down", dpid=dp.id)
+            self.server.publish_event(Event.switch(False, dp.id, time.time()))
 
     @set_ev_cls(ofp_event.EventOFPPortStatus, MAIN_DISPATCHER)
     def _port_status(self, ev: Any) -> None:
         msg = ev.msg
-        reason = _PORT_REASONS.get(msg.reason, str(msg.reason))
+        reason = _PORT_REASONS.get(msg.reason, "modify")
         port = self.switches.port(msg.datapath, msg.desc, reason == "delete")
+        up = port.up and reason != "delete"
         self.server.publish_event(
-            "port_status",
-            dpid=msg.datapath.id,
-            port_no=port["port_no"],
-            up=port["up"] and reason != "delete",
-            reason=reason,
+            Event.port_status(msg.datapath.id, port.port_no, up, reason, time.time())
         )
 
     # ------------------------------------------------------------ replies

@@ -16,6 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.protocol import CODE_DISCONNECTED, LOCAL_ERROR_TYPE
+
 MAX_XID = 0xFFFFFFFF
 
 
@@ -130,4 +132,6 @@ class ReplyRouter:
             lost = [(key, ex) for key, ex in self._waiting.items() if key[0] == dpid]
         for key, exchange in lost:
             if key in exchange.unanswered():
-                exchange.fail(key, -1, 1, f"switch {dpid} disconnected")
+                exchange.fail(
+                    key, LOCAL_ERROR_TYPE, CODE_DISCONNECTED, f"switch {dpid} disconnected"
+                )

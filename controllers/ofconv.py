@@ -2,15 +2,24 @@
 
 ``to_message`` builds the FlowMod/GroupMod/MeterMod for one batch entry; the
 ``*_from_stats`` functions turn dump replies back into intents; ``monitor_*`` turn
-statistics replies into the plain dicts of a ``monitor`` record.
+statistics replies into the records of a ``monitor`` notification (agent.protocol).
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, cast
 
+from agent.protocol import (
+    OWN_COOKIE_MASK,
+    BatchOp,
+    BucketStats,
+    FlowStats,
+    GroupStats,
+    MeterStats,
+    Port,
+    PortStats,
+)
 from agent.rules.intents import (
-    COOKIE_MASK,
     Action,
     Bucket,
     FlowIntent,
@@ -21,8 +30,6 @@ from agent.rules.intents import (
     MeterIntent,
 )
 from controllers.compat import OFP, PARSER
-
-Op = Literal["add", "modify", "delete"]
 
 # symbolic output ports an intent may name instead of a number
 PORT_NAMES: dict[str, int] = {
@@ -91,19 +98,20 @@ def build_action(action: Action) -> Any:
         if name == "dec_mpls_ttl":
             return PARSER.OFPActionDecMplsTtl()
         if name == "set_field":
+            OFP.oxm_from_user(str(args[0]), args[1])  # an unknown field fails here, not later
             return PARSER.OFPActionSetField(**{str(args[0]): args[1]})
     except (KeyError, TypeError, ValueError) as exc:
         raise ConversionError(f"bad action {action!r}: {exc}") from None
     raise ConversionError(f"unknown action {action!r}")
 
 
-def _flow_mod(dp: Any, op: Op, intent: FlowIntent) -> Any:
+def _flow_mod(dp: Any, op: BatchOp, intent: FlowIntent) -> Any:
     match = build_match(intent.match)
     if op == "delete":
         return PARSER.OFPFlowMod(
             dp,
             cookie=intent.cookie,
-            cookie_mask=COOKIE_MASK,
+            cookie_mask=OWN_COOKIE_MASK,
             table_id=intent.table,
             command=OFP.OFPFC_DELETE_STRICT,
             priority=intent.priority,
@@ -122,7 +130,7 @@ def _flow_mod(dp: Any, op: Op, intent: FlowIntent) -> Any:
     return PARSER.OFPFlowMod(
         dp,
         cookie=intent.cookie,
-        cookie_mask=COOKIE_MASK if op == "modify" else 0,
+        cookie_mask=OWN_COOKIE_MASK if op == "modify" else 0,
         table_id=intent.table,
         command=_FLOW_COMMANDS[op],
         priority=intent.priority,
@@ -143,7 +151,7 @@ def _watch_port(bucket: Bucket, group_type: GroupType) -> int:
     return int(OFP.OFPP_ANY)
 
 
-def _group_mod(dp: Any, op: Op, intent: GroupIntent) -> Any:
+def _group_mod(dp: Any, op: BatchOp, intent: GroupIntent) -> Any:
     if intent.type not in GROUP_TYPES:
         raise ConversionError(f"unknown group type {intent.type!r}")
     buckets = []
@@ -164,7 +172,7 @@ def _group_mod(dp: Any, op: Op, intent: GroupIntent) -> Any:
     )
 
 
-def _meter_mod(dp: Any, op: Op, intent: MeterIntent) -> Any:
+def _meter_mod(dp: Any, op: BatchOp, intent: MeterIntent) -> Any:
     flags = OFP.OFPMF_STATS | (OFP.OFPMF_PKTPS if intent.unit == "pktps" else OFP.OFPMF_KBPS)
     if intent.burst:
         flags |= OFP.OFPMF_BURST
@@ -181,6 +189,16 @@ def to_message(dp: Any, op: str, intent: Intent) -> Any:
     if isinstance(intent, GroupIntent):
         return _group_mod(dp, op, intent)  # type: ignore[arg-type]
     return _meter_mod(dp, op, intent)  # type: ignore[arg-type]
+
+
+def encoded(msg: Any) -> Any:
+    """``msg``, serialized once: a value OpenFlow cannot carry fails here, as a
+    ConversionError, before anything of the batch entry is sent."""
+    try:
+        msg.serialize()
+    except Exception as exc:  # os-ken raises whatever its packers raise
+        raise ConversionError(f"cannot encode {type(msg).__name__}: {exc!r}") from None
+    return msg
 
 
 # ---------------------------------------------------------------- OpenFlow -> intent
@@ -215,107 +233,98 @@ def action_to_intent(action: Any) -> Action:
     return ("output", f"unsupported:{type(action).__name__}")
 
 
-def flow_from_stats(dpid: int, stat: Any) -> dict[str, Any]:
-    actions: list[list[Any]] = []
+def _sorted_match(match: Any) -> tuple[tuple[str, MatchValue], ...]:
+    return tuple(sorted(match_to_dict(match).items()))
+
+
+def flow_from_stats(dpid: int, stat: Any) -> FlowIntent:
+    actions: list[Action] = []
     meter_id: int | None = None
     goto_table: int | None = None
     for inst in stat.instructions:
         if isinstance(inst, PARSER.OFPInstructionActions):
-            actions.extend(list(action_to_intent(a)) for a in inst.actions)
+            actions.extend(action_to_intent(a) for a in inst.actions)
         elif isinstance(inst, PARSER.OFPInstructionMeter):
             meter_id = inst.meter_id
         elif isinstance(inst, PARSER.OFPInstructionGotoTable):
             goto_table = inst.table_id
-    return {
-        "kind": "flow",
-        "dpid": dpid,
-        "table": stat.table_id,
-        "priority": stat.priority,
-        "match": match_to_dict(stat.match),
-        "actions": actions,
-        "goto_table": goto_table,
-        "meter_id": meter_id,
-        "cookie": stat.cookie,
-    }
+    return FlowIntent(
+        dpid,
+        stat.table_id,
+        stat.priority,
+        _sorted_match(stat.match),
+        tuple(actions),
+        goto_table,
+        meter_id,
+        stat.cookie,
+    )
 
 
-def group_from_stats(dpid: int, stat: Any) -> dict[str, Any]:
-    kind = _GROUP_TYPE_NAMES.get(stat.type, str(stat.type))
-    buckets = [
-        {
-            "weight": b.weight if kind == "select" else 0,
-            "actions": [list(action_to_intent(a)) for a in b.actions],
-        }
-        for b in stat.buckets
-    ]
-    return {
-        "kind": "group",
-        "dpid": dpid,
-        "group_id": stat.group_id,
-        "type": kind,
-        "buckets": buckets,
-    }
+def group_from_stats(dpid: int, stat: Any) -> GroupIntent:
+    kind = cast(GroupType, _GROUP_TYPE_NAMES.get(stat.type, str(stat.type)))
+    seen: dict[Bucket, Bucket] = {}  # select groups repeat a few buckets many times
+    buckets = []
+    for b in stat.buckets:
+        bucket = Bucket(
+            b.weight if kind == "select" else 0, tuple(action_to_intent(a) for a in b.actions)
+        )
+        buckets.append(seen.setdefault(bucket, bucket))
+    return GroupIntent(dpid, stat.group_id, kind, tuple(buckets))
 
 
-def meter_from_stats(dpid: int, stat: Any) -> dict[str, Any]:
+def meter_from_stats(dpid: int, stat: Any) -> MeterIntent:
     band = stat.bands[0] if stat.bands else None
-    return {
-        "kind": "meter",
-        "dpid": dpid,
-        "meter_id": stat.meter_id,
-        "rate": band.rate if band is not None else 0,
-        "burst": band.burst_size if band is not None and stat.flags & OFP.OFPMF_BURST else 0,
-        "unit": "pktps" if stat.flags & OFP.OFPMF_PKTPS else "kbps",
-    }
+    return MeterIntent(
+        dpid,
+        stat.meter_id,
+        band.rate if band is not None else 0,
+        band.burst_size if band is not None and stat.flags & OFP.OFPMF_BURST else 0,
+        "pktps" if stat.flags & OFP.OFPMF_PKTPS else "kbps",
+    )
 
 
 # ---------------------------------------------------------------- statistics -> monitor
 
 
-def monitor_port(stat: Any) -> dict[str, int]:
-    return {
-        "port_no": stat.port_no,
-        "rx_packets": stat.rx_packets,
-        "tx_packets": stat.tx_packets,
-        "rx_bytes": stat.rx_bytes,
-        "tx_bytes": stat.tx_bytes,
-        "rx_dropped": stat.rx_dropped,
-        "tx_dropped": stat.tx_dropped,
-    }
+def monitor_port(stat: Any) -> PortStats:
+    return PortStats(
+        stat.port_no,
+        stat.rx_packets,
+        stat.tx_packets,
+        stat.rx_bytes,
+        stat.tx_bytes,
+        stat.rx_dropped,
+        stat.tx_dropped,
+    )
 
 
-def monitor_flow(stat: Any) -> dict[str, Any]:
-    return {
-        "table": stat.table_id,
-        "priority": stat.priority,
-        "match": match_to_dict(stat.match),
-        "cookie": stat.cookie,
-        "packet_count": stat.packet_count,
-        "byte_count": stat.byte_count,
-    }
+def monitor_flow(stat: Any) -> FlowStats:
+    return FlowStats(
+        stat.table_id,
+        stat.priority,
+        _sorted_match(stat.match),
+        stat.cookie,
+        stat.packet_count,
+        stat.byte_count,
+    )
 
 
-def monitor_group(stat: Any) -> dict[str, Any]:
-    return {
-        "group_id": stat.group_id,
-        "packet_count": stat.packet_count,
-        "byte_count": stat.byte_count,
-        "buckets": [
-            {"packet_count": b.packet_count, "byte_count": b.byte_count} for b in stat.bucket_stats
-        ],
-    }
+def monitor_group(stat: Any) -> GroupStats:
+    buckets = tuple(BucketStats(b.packet_count, b.byte_count) for b in stat.bucket_stats)
+    return GroupStats(stat.group_id, stat.packet_count, stat.byte_count, buckets)
 
 
-def monitor_meter(stat: Any) -> dict[str, int]:
-    return {
-        "meter_id": stat.meter_id,
-        "packet_count": stat.packet_in_count,
-        "byte_count": stat.byte_in_count,
-    }
+def monitor_meter(stat: Any) -> MeterStats:
+    return MeterStats(stat.meter_id, stat.packet_in_count, stat.byte_in_count)
 
 
-def port_desc(port: Any) -> dict[str, Any]:
+def is_physical(port_no: int) -> bool:
+    """Whether a port number names a real port (not LOCAL or another reserved one)."""
+    return bool(port_no <= OFP.OFPP_MAX)
+
+
+def port_desc(port: Any) -> Port:
     """A port of the topology answer; ``up`` means link up and not administratively down."""
     name = port.name.decode("utf-8", "replace") if isinstance(port.name, bytes) else port.name
     up = not (port.state & OFP.OFPPS_LINK_DOWN) and not (port.config & OFP.OFPPC_PORT_DOWN)
-    return {"port_no": port.port_no, "name": name, "hw_addr": port.hw_addr, "up": up}
+    return Port(port.port_no, name, port.hw_addr, bool(up))

@@ -8,26 +8,39 @@ our own xids, so replies and errors can be matched); replies come back through t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from agent import __version__
-from agent.rules.intents import (
-    COOKIE,
-    COOKIE_MASK,
-    GROUP_BASE,
-    METER_BASE,
-    IntentError,
-    from_json,
+from agent.protocol import (
+    CODE_DISCONNECTED,
+    CODE_INVALID,
+    CODE_TIMEOUT,
+    LOCAL_ERROR_TYPE,
+    ApplyResult,
+    BatchEntry,
+    BatchError,
+    DumpReply,
+    DumpRequest,
+    Hello,
+    Monitor,
+    Section,
+    Topology,
+    WireError,
 )
+from agent.rules.intents import Intent
 from controllers import ofconv
 from controllers.compat import OFP, PARSER, framework_version
 from controllers.exchange import Exchange, ReplyRouter
 from controllers.switches import SwitchTable
 
-# controller-side errors carry type -1 (docs/controller-protocol.md); the code says why
-CODE_TIMEOUT = 0
-CODE_DISCONNECTED = 1
-CODE_INVALID = 2
+# the statistics request of each monitor section, and how its entries convert
+_POLLS: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
+    "ports": (PARSER.OFPPortStatsRequest, ofconv.monitor_port),
+    "flows": (PARSER.OFPFlowStatsRequest, ofconv.monitor_flow),
+    "groups": (PARSER.OFPGroupStatsRequest, ofconv.monitor_group),
+    "meters": (PARSER.OFPMeterStatsRequest, ofconv.monitor_meter),
+}
 
 
 def _error_text(type_: int, code: int) -> str:
@@ -53,26 +66,28 @@ class Operations:
         self.router.register(exchange, dp.id, xid, tag, answered)
         if dp.send_msg(msg):
             return True
-        exchange.fail((dp.id, xid), -1, CODE_DISCONNECTED, f"switch {dp.id} disconnected")
+        why = f"switch {dp.id} disconnected"
+        exchange.fail((dp.id, xid), LOCAL_ERROR_TYPE, CODE_DISCONNECTED, why)
         return False
 
     # ------------------------------------------------------------ hello, topology
 
-    def hello(self, agent: str) -> dict[str, Any]:
-        return {
-            "protocol": 1,
-            "controller": f"sdn-coordination controllers {__version__} on {framework_version()}",
-            "datapaths": sorted(self.switches.connected()),
-        }
+    def hello(self, agent: str) -> Hello:
+        return Hello(
+            f"sdn-coordination controllers {__version__} on {framework_version()}",
+            tuple(sorted(self.switches.connected())),
+        )
 
-    def topology(self) -> dict[str, Any]:
+    def topology(self) -> Topology:
         # link discovery (LLDP) is off: the agent learns links from its topology files
-        return {"datapaths": self.switches.snapshot(), "links": []}
+        return self.switches.topology()
 
     # ------------------------------------------------------------ apply
 
-    def apply(self, batch: list[Any]) -> dict[str, Any]:
-        errors: list[dict[str, Any]] = []
+    def apply(self, batch: Sequence[Any]) -> ApplyResult:
+        """Send every entry in batch order, then a barrier to each switch involved;
+        errors by batch index (malformed entries are errors too, not the whole batch)."""
+        errors: list[BatchError] = []
         exchange = Exchange()
         sent: dict[int, list[int]] = {}  # dpid -> batch indexes sent there
         try:
@@ -88,30 +103,28 @@ class Operations:
             errors.extend(self._apply_failures(exchange, sent))
         finally:
             self.router.release(exchange)
-        errors.sort(key=lambda e: (e["index"] is None, e["index"] or 0))
-        return {"errors": errors}
+        return ApplyResult.sorted(errors)
 
     def _send_entry(
-        self, exchange: Exchange, index: int, entry: Any, sent: dict[int, list[int]]
-    ) -> dict[str, Any] | None:
-        dpid = entry.get("intent", {}).get("dpid") if isinstance(entry, dict) else None
+        self, exchange: Exchange, index: int, raw: Any, sent: dict[int, list[int]]
+    ) -> BatchError | None:
         try:
-            if not isinstance(entry, dict) or not isinstance(entry.get("intent"), dict):
-                raise IntentError("a batch entry is {op, intent}")
-            intent = from_json(entry["intent"])
-            dp = self.switches.datapath(intent.dpid)
-            if dp is None:
-                return _local_error(index, dpid, CODE_DISCONNECTED, "switch not connected")
-            msg = ofconv.to_message(dp, str(entry.get("op")), intent)
-        except (IntentError, ofconv.ConversionError) as exc:
-            return _local_error(index, dpid, CODE_INVALID, str(exc))
-        sent.setdefault(intent.dpid, []).append(index)
+            entry = BatchEntry.from_wire(raw, f"batch[{index}]")
+        except WireError as exc:
+            return BatchError.local(index, _named_dpid(raw), CODE_INVALID, str(exc))
+        dpid = entry.intent.dpid
+        dp = self.switches.datapath(dpid)
+        if dp is None:
+            return BatchError.local(index, dpid, CODE_DISCONNECTED, "switch not connected")
+        try:
+            msg = ofconv.encoded(ofconv.to_message(dp, entry.op, entry.intent))
+        except ofconv.ConversionError as exc:
+            return BatchError.local(index, dpid, CODE_INVALID, str(exc))
+        sent.setdefault(dpid, []).append(index)
         self.send(exchange, dp, msg, index, False)
         return None
 
-    def _apply_failures(
-        self, exchange: Exchange, sent: dict[int, list[int]]
-    ) -> list[dict[str, Any]]:
+    def _apply_failures(self, exchange: Exchange, sent: dict[int, list[int]]) -> list[BatchError]:
         errors = []
         failed_barriers = set()
         for f in exchange.failures:
@@ -119,8 +132,8 @@ class Operations:
                 failed_barriers.add(f.dpid)
                 continue
             message = f.message or _error_text(f.type, f.code)
-            errors.append(_error(f.tag, f.dpid, f.type, f.code, message))
-        reported = {e["index"] for e in errors}
+            errors.append(BatchError(f.tag, f.dpid, f.type, f.code, message))
+        reported = {e.index for e in errors}
         for dpid, _xid in exchange.unanswered() | {(d, 0) for d in failed_barriers}:
             code, why = (
                 (CODE_DISCONNECTED, "switch disconnected before the barrier reply")
@@ -129,68 +142,73 @@ class Operations:
             )
             for index in sent.get(dpid, []):
                 if index not in reported:
-                    errors.append(_error(index, dpid, -1, code, why))
+                    errors.append(BatchError.local(index, dpid, code, why))
         return errors
 
     # ------------------------------------------------------------ dump
 
-    def dump(self, request: dict[str, Any]) -> dict[str, Any]:
-        cookie = int(request.get("cookie", COOKIE))
-        cookie_mask = int(request.get("cookie_mask", COOKIE_MASK))
-        groups = _range(request, "group", GROUP_BASE, GROUP_BASE + 0xFFFFFF)
-        meters = _range(request, "meter", METER_BASE, METER_BASE + 0xFF)
+    def dump(self, request: DumpRequest) -> DumpReply:
+        """Our rules on every connected switch (or those of ``request.dpids``);
+        TimeoutError if one does not answer in time (never a partial list)."""
         exchange = Exchange()
         datapaths = self.switches.connected()
-        if isinstance(request.get("dpids"), list):  # only these switches
-            wanted = {int(d) for d in request["dpids"]}
-            datapaths = {dpid: dp for dpid, dp in datapaths.items() if dpid in wanted}
+        if request.dpids is not None:
+            datapaths = {d: dp for d, dp in datapaths.items() if d in request.dpids}
         try:
             for dp in datapaths.values():
-                flows = PARSER.OFPFlowStatsRequest(dp, cookie=cookie, cookie_mask=cookie_mask)
+                flows = PARSER.OFPFlowStatsRequest(
+                    dp, cookie=request.cookie, cookie_mask=request.cookie_mask
+                )
                 self.send(exchange, dp, flows, "flows", True)
                 self.send(exchange, dp, PARSER.OFPGroupDescStatsRequest(dp), "groups", True)
                 self.send(exchange, dp, PARSER.OFPMeterConfigStatsRequest(dp), "meters", True)
-            if not exchange.wait(self.apply_timeout):
-                late = sorted({dpid for dpid, _ in exchange.unanswered()})
-                raise TimeoutError(f"switches {late} did not answer the dump in time")
-            rules: list[dict[str, Any]] = []
+            answered = exchange.wait(self.apply_timeout)
+            if not answered or exchange.failures:  # never a partial list
+                late = {dpid for dpid, _ in exchange.unanswered()}
+                late |= {f.dpid for f in exchange.failures}
+                raise TimeoutError(
+                    f"switches {sorted(late)} failed or did not answer the dump in time"
+                )
+            rules: list[Intent] = []
             for (dpid, xid), tag in sorted(exchange.tags.items()):
                 for stat in exchange.body((dpid, xid)):
-                    rules.extend(_dump_rule(dpid, tag, stat, groups, meters))
+                    rules.extend(_dump_rule(dpid, tag, stat, request))
         finally:
             self.router.release(exchange)
-        return {"rules": rules}
+        return DumpReply(tuple(rules))
 
     # ------------------------------------------------------------ statistics polling
 
-    def poll(self, timeout: float) -> list[dict[str, Any]]:
-        """One statistics round over every connected switch: the monitor records."""
+    def poll(self, timeout: float, sections: Iterable[Section] = ("ports",)) -> list[Monitor]:
+        """One statistics round over every connected switch, asking only for
+        ``sections``: one monitor record per switch that answered in time."""
+        wanted = [s for s in _POLLS if s in set(sections)]
         exchanges: dict[int, Exchange] = {}
         for dpid, dp in self.switches.connected().items():
             exchange = exchanges[dpid] = Exchange()
-            self.send(exchange, dp, PARSER.OFPPortStatsRequest(dp), "ports", True)
-            self.send(exchange, dp, PARSER.OFPFlowStatsRequest(dp), "flows", True)
-            self.send(exchange, dp, PARSER.OFPGroupStatsRequest(dp), "groups", True)
-            self.send(exchange, dp, PARSER.OFPMeterStatsRequest(dp), "meters", True)
+            for section in wanted:
+                self.send(exchange, dp, _POLLS[section][0](dp), section, True)
         deadline = time.monotonic() + timeout
         records = []
         for dpid, exchange in exchanges.items():
             try:
                 complete = exchange.wait(max(0.0, deadline - time.monotonic()))
-                if complete and not any(f.type == -1 for f in exchange.failures):
+                if complete and not any(f.type == LOCAL_ERROR_TYPE for f in exchange.failures):
                     records.append(_monitor_record(dpid, exchange))
             finally:
                 self.router.release(exchange)
         return records
 
 
-def _range(request: dict[str, Any], name: str, low: int, high: int) -> tuple[int, int]:
-    return int(request.get(f"{name}_min", low)), int(request.get(f"{name}_max", high))
+def _named_dpid(raw: Any) -> int | None:
+    """The switch a malformed batch entry names, if it names one."""
+    intent = raw.get("intent") if isinstance(raw, dict) else None
+    dpid = intent.get("dpid") if isinstance(intent, dict) else None
+    return dpid if isinstance(dpid, int) and not isinstance(dpid, bool) else None
 
 
-def _dump_rule(
-    dpid: int, tag: str, stat: Any, groups: tuple[int, int], meters: tuple[int, int]
-) -> list[dict[str, Any]]:
+def _dump_rule(dpid: int, tag: str, stat: Any, request: DumpRequest) -> list[Intent]:
+    groups, meters = request.group_range, request.meter_range
     if tag == "flows":
         return [ofconv.flow_from_stats(dpid, stat)]
     if tag == "groups" and groups[0] <= stat.group_id <= groups[1]:
@@ -200,25 +218,11 @@ def _dump_rule(
     return []
 
 
-def _monitor_record(dpid: int, exchange: Exchange) -> dict[str, Any]:
-    record: dict[str, Any] = {"ts": exchange.finished_at or time.time(), "dpid": dpid}
-    convert = {
-        "ports": ofconv.monitor_port,
-        "flows": ofconv.monitor_flow,
-        "groups": ofconv.monitor_group,
-        "meters": ofconv.monitor_meter,
-    }
+def _monitor_record(dpid: int, exchange: Exchange) -> Monitor:
+    sections: dict[str, tuple[Any, ...]] = {}
     for key, tag in exchange.tags.items():
-        entries = [convert[tag](stat) for stat in exchange.body(key)]
+        entries = [_POLLS[tag][1](stat) for stat in exchange.body(key)]
         if tag == "ports":
-            entries = [p for p in entries if p["port_no"] <= 0xFFFFFF00]
-        record[tag] = entries
-    return record
-
-
-def _error(index: Any, dpid: Any, type_: int, code: int, message: str) -> dict[str, Any]:
-    return {"index": index, "dpid": dpid, "type": type_, "code": code, "message": message}
-
-
-def _local_error(index: int, dpid: Any, code: int, message: str) -> dict[str, Any]:
-    return _error(index, dpid, -1, code, message)
+            entries = [p for p in entries if ofconv.is_physical(p.port_no)]
+        sections[tag] = tuple(entries)
+    return Monitor(dpid, exchange.finished_at or time.time(), **sections)

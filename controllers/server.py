@@ -11,7 +11,6 @@ nothing on the switches.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import queue
@@ -19,23 +18,42 @@ import socket
 import stat
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-PROTOCOL_VERSION = 1
-SLOW_OPS = frozenset({"apply", "dump"})
+from agent.protocol import (
+    DEFAULT_SECTIONS,
+    PROTOCOL_VERSION,
+    SLOW_OPS,
+    ApplyResult,
+    DumpReply,
+    DumpRequest,
+    Event,
+    Hello,
+    Monitor,
+    Op,
+    Section,
+    Subscription,
+    Topology,
+    WireError,
+    decode,
+    encode,
+    response,
+)
+
 OUTBOUND_LIMIT = 10_000
 LOG = logging.getLogger("controllers.server")
 
 
 class RequestHandler(Protocol):
-    def hello(self, agent: str) -> dict[str, Any]: ...
+    def hello(self, agent: str) -> Hello: ...
 
-    def topology(self) -> dict[str, Any]: ...
+    def topology(self) -> Topology: ...
 
-    def apply(self, batch: list[Any]) -> dict[str, Any]: ...
+    def apply(self, batch: Sequence[Any]) -> ApplyResult: ...
 
-    def dump(self, request: dict[str, Any]) -> dict[str, Any]: ...
+    def dump(self, request: DumpRequest) -> DumpReply: ...
 
 
 class ProtocolError(ValueError):
@@ -79,13 +97,14 @@ class Connection:
         self.outbound: queue.Queue[bytes | None] = queue.Queue(OUTBOUND_LIMIT)
         self.subscribed = False
         self.interval = 0.0
+        self.sections: frozenset[Section] = DEFAULT_SECTIONS
         self.last_monitor: dict[int, float] = {}
         self.closed = threading.Event()
 
     def send(self, message: dict[str, Any]) -> None:
         if self.closed.is_set():
             return
-        line = (json.dumps(message, separators=(",", ":")) + "\n").encode()
+        line = encode(message)
         try:
             self.outbound.put_nowait(line)
         except queue.Full:
@@ -197,79 +216,77 @@ class ProtocolServer:
         with self._lock:
             return any(c.subscribed for c in self._connections)
 
+    def wanted_sections(self) -> frozenset[Section]:
+        """The statistics some subscriber asked for (nothing else is polled)."""
+        return frozenset(s for c in self._subscribers() for s in c.sections)
+
     def _subscribers(self) -> list[Connection]:
         with self._lock:
             return [c for c in self._connections if c.subscribed]
 
-    def publish_event(self, event: str, **fields: Any) -> None:
-        message = {"v": PROTOCOL_VERSION, "type": "event", "event": event, **fields}
-        message.setdefault("ts", time.time())
+    def publish_event(self, event: Event) -> None:
+        message = event.to_wire()
         for conn in self._subscribers():
             conn.send(message)
 
-    def publish_monitor(self, record: dict[str, Any]) -> None:
-        message = {"v": PROTOCOL_VERSION, "type": "monitor", **record}
+    def publish_monitor(self, record: Monitor) -> None:
         now = time.monotonic()
         for conn in self._subscribers():
-            if conn.wants_monitor(int(record["dpid"]), now):
-                conn.send(message)
+            if conn.wants_monitor(record.dpid, now):
+                conn.send(record.only(conn.sections).to_wire())
 
     # ------------------------------------------------------------ requests
 
     def _on_line(self, conn: Connection, raw: bytes) -> None:
         try:
-            request = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            conn.send({"v": PROTOCOL_VERSION, "id": None, "ok": False, "error": f"bad JSON: {exc}"})
+            request = decode(raw)
+        except WireError as exc:
+            conn.send(response(None, error=str(exc)))
             return
-        if not isinstance(request, dict) or not isinstance(request.get("id"), int):
-            error = "a request is a JSON object with an integer id"
-            conn.send({"v": PROTOCOL_VERSION, "id": None, "ok": False, "error": error})
+        if not isinstance(request.get("id"), int) or isinstance(request.get("id"), bool):
+            conn.send(response(None, error="a request is a JSON object with an integer id"))
             return
-        if request.get("op") in SLOW_OPS:
+        op = request.get("op")
+        if isinstance(op, str) and op in SLOW_OPS:
             self._pool.submit(self._answer, conn, request)
         else:
             self._answer(conn, request)
 
     def _answer(self, conn: Connection, request: dict[str, Any]) -> None:
-        response: dict[str, Any] = {"v": PROTOCOL_VERSION, "id": request["id"]}
         try:
             body = self._dispatch(conn, request)
-        except ProtocolError as exc:
-            response.update(ok=False, error=str(exc))
+        except (ProtocolError, WireError) as exc:
+            conn.send(response(request["id"], error=str(exc)))
         except Exception as exc:  # answer every request, whatever went wrong
             LOG.exception("request %r failed", request.get("op"))
-            response.update(ok=False, error=f"internal error: {exc!r}")
+            conn.send(response(request["id"], error=f"internal error: {exc!r}"))
         else:
-            response["ok"] = not body.get("errors")
-            response.update(body)
-        conn.send(response)
+            conn.send(response(request["id"], body))
 
     def _dispatch(self, conn: Connection, request: dict[str, Any]) -> dict[str, Any]:
         if request.get("v") != PROTOCOL_VERSION:
             raise ProtocolError(f"unsupported protocol version {request.get('v')!r}")
         op = request.get("op")
-        if op == "hello":
+        if op == Op.HELLO:
             conn.name = str(request.get("agent", conn.name))
-            return self.handler.hello(conn.name)
-        if op == "topology":
-            return self.handler.topology()
-        if op == "subscribe":
-            interval = request.get("interval", self.min_interval)
-            if not isinstance(interval, int | float) or interval <= 0:
-                raise ProtocolError("interval must be a positive number of seconds")
-            conn.interval = max(float(interval), self.min_interval)
+            return self.handler.hello(conn.name).to_wire()
+        if op == Op.TOPOLOGY:
+            return self.handler.topology().to_wire()
+        if op == Op.SUBSCRIBE:
+            wanted = Subscription.from_wire(request, self.min_interval)
+            conn.interval = max(wanted.interval, self.min_interval)
+            conn.sections = wanted.sections
             conn.last_monitor.clear()
             conn.subscribed = True
-            return {"interval": conn.interval}
-        if op == "unsubscribe":
+            return Subscription(conn.interval, conn.sections).to_wire()
+        if op == Op.UNSUBSCRIBE:
             conn.subscribed = False
             return {}
-        if op == "apply":
+        if op == Op.APPLY:
             batch = request.get("batch")
             if not isinstance(batch, list):
                 raise ProtocolError("apply needs a batch list")
-            return self.handler.apply(batch)
-        if op == "dump":
-            return self.handler.dump(request)
+            return self.handler.apply(batch).to_wire()
+        if op == Op.DUMP:
+            return self.handler.dump(DumpRequest.from_wire(request)).to_wire()
         raise ProtocolError(f"unknown op {op!r}")

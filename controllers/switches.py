@@ -6,7 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from controllers.ofconv import port_desc
+from agent.protocol import Datapath, Port, Topology
+from controllers.ofconv import is_physical, port_desc
 
 
 @dataclass
@@ -14,7 +15,7 @@ class Switch:
     dpid: int
     datapath: Any
     connected: bool = True
-    ports: dict[int, dict[str, Any]] = field(default_factory=dict)
+    ports: dict[int, Port] = field(default_factory=dict)
 
 
 class SwitchTable:
@@ -28,7 +29,7 @@ class SwitchTable:
         ports = {
             no: port_desc(p)
             for no, p in (getattr(datapath, "ports", None) or {}).items()
-            if no <= 0xFFFFFF00  # leave out LOCAL and other reserved ports
+            if is_physical(no)  # leave out LOCAL and other reserved ports
         }
         with self._lock:
             self._switches[datapath.id] = Switch(datapath.id, datapath, True, ports)
@@ -42,15 +43,15 @@ class SwitchTable:
             switch.connected = False
             return True
 
-    def port(self, datapath: Any, desc: Any, deleted: bool) -> dict[str, Any]:
+    def port(self, datapath: Any, desc: Any, deleted: bool) -> Port:
         entry = port_desc(desc)
         with self._lock:
             switch = self._switches.get(datapath.id)
             if switch is not None and switch.datapath is datapath:
                 if deleted:
-                    switch.ports.pop(entry["port_no"], None)
-                elif entry["port_no"] <= 0xFFFFFF00:
-                    switch.ports[entry["port_no"]] = entry
+                    switch.ports.pop(entry.port_no, None)
+                elif is_physical(entry.port_no):
+                    switch.ports[entry.port_no] = entry
         return entry
 
     def connected(self) -> dict[int, Any]:
@@ -63,12 +64,12 @@ class SwitchTable:
             switch = self._switches.get(dpid)
             return switch.datapath if switch is not None and switch.connected else None
 
-    def snapshot(self) -> dict[str, Any]:
+    def topology(self) -> Topology:
+        """Every switch seen, with its ports; no links (there is no link discovery)."""
         with self._lock:
-            return {
-                str(dpid): {
-                    "connected": s.connected,
-                    "ports": [dict(s.ports[no]) for no in sorted(s.ports)],
+            return Topology(
+                {
+                    dpid: Datapath(dpid, s.connected, tuple(s.ports[no] for no in sorted(s.ports)))
+                    for dpid, s in sorted(self._switches.items())
                 }
-                for dpid, s in sorted(self._switches.items())
-            }
+            )

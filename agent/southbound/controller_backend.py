@@ -26,15 +26,11 @@ import structlog
 from agent.model.scenario import Scenario
 from agent.model.types import Decision, NodeReport, Observation
 from agent.model.wiring import Wiring, load_wiring
+from agent.protocol import BatchError, Event, Monitor, PortStats
 from agent.rules.diff import Change
 from agent.rules.intents import Intent
 from agent.southbound.base import BackendEvents, InstallError, InstallResult, Snapshot
-from agent.southbound.controller_client import (
-    ControllerClient,
-    ControllerUnavailable,
-    Event,
-    Monitor,
-)
+from agent.southbound.controller_client import ControllerClient, ControllerUnavailable
 
 log = structlog.get_logger("agent.southbound")
 RECONNECT_S = 1.0
@@ -183,8 +179,8 @@ class ControllerBackend:
         span = max(record.ts - before.ts, 1e-9)
         ingress = self.wiring.ingress_ports.get(node, ())
         sf_port = self.wiring.sf_ports.get(node)
-        rx_bytes = _delta(record, before, ingress, "rx_bytes")
-        to_sf = _delta(record, before, (sf_port,) if sf_port else (), "tx_bytes")
+        rx_bytes = _delta(record, before, ingress, _received)
+        to_sf = _delta(record, before, (sf_port,) if sf_port else (), _sent)
         per_unit = 8e-6 / span / self.rate_mbps  # bytes in the span -> units of data rate
         interval_ms = span * 1000.0 / self.time_scale
         cfg = self.scenario.traffic.config
@@ -212,14 +208,7 @@ class ControllerBackend:
             result = await client.apply([(c.op, c.intent) for c in changes])
         except ControllerUnavailable as exc:
             return InstallResult((InstallError(-1, 0, f"controller unavailable: {exc}"),))
-        return InstallResult(
-            tuple(
-                InstallError(
-                    e.index if e.index is not None else -1, e.dpid or 0, e.message, e.type, e.code
-                )
-                for e in result.errors
-            )
-        )
+        return InstallResult(tuple(_install_error(e) for e in result.errors))
 
     async def dump(self, dpids: frozenset[int] | None = None) -> list[Intent]:
         client = self.client
@@ -242,8 +231,22 @@ class ControllerBackend:
         }
 
 
-def _delta(record: Monitor, before: Monitor, ports: tuple[int, ...], key: str) -> float:
+def _install_error(error: BatchError) -> InstallError:
+    return InstallError(error.index, error.dpid or 0, error.message, error.type, error.code)
+
+
+def _received(port: PortStats) -> int:
+    return port.rx_bytes
+
+
+def _sent(port: PortStats) -> int:
+    return port.tx_bytes
+
+
+def _delta(
+    record: Monitor, before: Monitor, ports: tuple[int, ...], count: Callable[[PortStats], int]
+) -> float:
     def total(monitor: Monitor) -> float:
-        return float(sum(p.get(key, 0) for p in monitor.ports if p.get("port_no") in ports))
+        return float(sum(count(p) for p in monitor.ports or () if p.port_no in ports))
 
     return max(0.0, total(record) - total(before))

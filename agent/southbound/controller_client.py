@@ -18,24 +18,56 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, TypeVar
 
-from agent.rules.intents import (
-    COOKIE,
-    COOKIE_MASK,
-    GROUP_BASE,
-    METER_BASE,
-    Intent,
-    from_json,
+from agent.protocol import (
+    DEFAULT_SECTIONS,
+    GROUP_RANGE,
+    METER_RANGE,
+    OWN_COOKIE,
+    OWN_COOKIE_MASK,
+    ApplyResult,
+    BatchEntry,
+    BatchError,
+    BatchOp,
+    DumpReply,
+    DumpRequest,
+    Event,
+    Hello,
+    Monitor,
+    Notification,
+    Op,
+    Section,
+    Subscription,
+    Topology,
+    WireError,
+    decode,
+    encode,
+    parse_notification,
+    request,
 )
+from agent.rules.intents import Intent
 
-PROTOCOL_VERSION = 1
+T = TypeVar("T")
 LINE_LIMIT = 64 << 20  # one monitor record of a big switch can be a few MB
-BatchOp = Literal["add", "modify", "delete"]
+
+# the records this client returns, for its callers (defined in agent.protocol)
+__all__ = [
+    "ApplyResult",
+    "BatchError",
+    "BatchOp",
+    "ControllerClient",
+    "ControllerError",
+    "ControllerTimeout",
+    "ControllerUnavailable",
+    "Event",
+    "Hello",
+    "Monitor",
+    "Notification",
+    "Topology",
+]
 
 
 class ControllerUnavailable(ConnectionError):
@@ -47,97 +79,7 @@ class ControllerTimeout(ControllerUnavailable, TimeoutError):
 
 
 class ControllerError(RuntimeError):
-    """The controller answered a request with ok=false."""
-
-
-@dataclass(frozen=True)
-class Hello:
-    protocol: int
-    controller: str
-    datapaths: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Port:
-    port_no: int
-    name: str
-    hw_addr: str
-    up: bool
-
-
-@dataclass(frozen=True)
-class Datapath:
-    dpid: int
-    connected: bool
-    ports: tuple[Port, ...]
-
-
-@dataclass(frozen=True)
-class Topology:
-    datapaths: dict[int, Datapath]
-    links: tuple[dict[str, int], ...]
-
-
-@dataclass(frozen=True)
-class MessageError:
-    """One batch entry the controller or a switch rejected (type -1: controller side)."""
-
-    index: int | None
-    dpid: int | None
-    type: int
-    code: int
-    message: str
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    errors: tuple[MessageError, ...]
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-
-@dataclass(frozen=True)
-class Monitor:
-    """One statistics record of one switch; ``ts`` is when the controller got it."""
-
-    dpid: int
-    ts: float
-    ports: tuple[dict[str, int], ...]
-    flows: tuple[dict[str, Any], ...]
-    groups: tuple[dict[str, Any], ...]
-    meters: tuple[dict[str, int], ...]
-
-
-@dataclass(frozen=True)
-class Event:
-    """switch_up/down, port_status, link_up/down; ``data`` holds the other fields."""
-
-    event: str
-    ts: float
-    dpid: int | None
-    data: dict[str, Any] = field(default_factory=dict)
-
-
-Notification = Monitor | Event
-
-
-def parse_notification(message: dict[str, Any]) -> Notification | None:
-    if message.get("type") == "monitor":
-        return Monitor(
-            int(message["dpid"]),
-            float(message["ts"]),
-            tuple(message.get("ports", ())),
-            tuple(message.get("flows", ())),
-            tuple(message.get("groups", ())),
-            tuple(message.get("meters", ())),
-        )
-    if message.get("type") == "event":
-        data = {k: v for k, v in message.items() if k not in ("v", "type", "event", "ts", "dpid")}
-        dpid = message.get("dpid")
-        return Event(str(message["event"]), float(message["ts"]), dpid, data)
-    return None
+    """The controller answered a request with ok=false (or with a malformed answer)."""
 
 
 class ControllerClient:
@@ -161,6 +103,7 @@ class ControllerClient:
         self._task: asyncio.Task[None] | None = None
         self._closed_reason: str | None = None
         self.dropped_notifications = 0
+        self.malformed_notifications = 0
 
     # ------------------------------------------------------------ connection
 
@@ -209,16 +152,17 @@ class ControllerClient:
 
     # ------------------------------------------------------------ requests
 
-    async def request(self, op: str, timeout: float | None = None, **fields: Any) -> dict[str, Any]:
-        """Send one request; its response (ok or with per-message errors)."""
+    async def request(
+        self, op: Op, body: dict[str, Any] | None = None, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """Send one request; its response (ok, or failed with per-entry ``errors``)."""
         if self._writer is None or self.closed:
             raise ControllerUnavailable(f"not connected ({self._closed_reason or 'never opened'})")
         request_id = next(self._ids)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        line = json.dumps({"v": PROTOCOL_VERSION, "id": request_id, "op": op, **fields})
         try:
-            self._writer.write(line.encode() + b"\n")
+            self._writer.write(encode(request(request_id, op, body or {})))
             await self._writer.drain()
             response = await asyncio.wait_for(future, timeout or self.timeout)
         except TimeoutError:
@@ -235,61 +179,44 @@ class ControllerClient:
         return response
 
     async def hello(self) -> Hello:
-        r = await self.request("hello", agent=self.agent)
-        return Hello(int(r["protocol"]), str(r["controller"]), tuple(r["datapaths"]))
+        r = await self.request(Op.HELLO, {"agent": self.agent})
+        return _parsed(Hello.from_wire, r)
 
     async def topology(self) -> Topology:
-        r = await self.request("topology")
-        datapaths = {
-            int(dpid): Datapath(
-                int(dpid), bool(d["connected"]), tuple(Port(**p) for p in d.get("ports", ()))
-            )
-            for dpid, d in r["datapaths"].items()
-        }
-        return Topology(datapaths, tuple(r.get("links", ())))
+        return _parsed(Topology.from_wire, await self.request(Op.TOPOLOGY))
 
-    async def subscribe(self, interval: float) -> float:
-        """Start notifications; the polling interval the controller will use."""
-        r = await self.request("subscribe", interval=interval)
-        return float(r.get("interval", interval))
+    async def subscribe(
+        self, interval: float, stats: Iterable[Section] = DEFAULT_SECTIONS
+    ) -> float:
+        """Start notifications with the ``stats`` sections (port counters unless asked
+        for more); the polling interval the controller will use."""
+        wanted = Subscription(interval, frozenset(stats))
+        r = await self.request(Op.SUBSCRIBE, wanted.to_wire())
+        return _parsed(lambda body: Subscription.from_wire(body, interval), r).interval
 
     async def unsubscribe(self) -> None:
-        await self.request("unsubscribe")
+        await self.request(Op.UNSUBSCRIBE)
 
     async def apply(
         self, batch: Sequence[tuple[BatchOp, Intent]], timeout: float | None = None
     ) -> ApplyResult:
-        wire = [{"op": op, "intent": intent.to_json()} for op, intent in batch]
-        r = await self.request("apply", timeout=timeout, batch=wire)
-        errors = tuple(
-            MessageError(e.get("index"), e.get("dpid"), int(e["type"]), int(e["code"]),
-                         str(e.get("message", "")))
-            for e in r.get("errors", ())
-        )  # fmt: skip
-        return ApplyResult(errors)
+        wire = [BatchEntry(op, intent).to_wire() for op, intent in batch]
+        r = await self.request(Op.APPLY, {"batch": wire}, timeout)
+        return _parsed(ApplyResult.from_wire, r)
 
     async def dump(
         self,
-        cookie: int = COOKIE,
-        cookie_mask: int = COOKIE_MASK,
-        group_range: tuple[int, int] = (GROUP_BASE, GROUP_BASE + 0xFFFFFF),
-        meter_range: tuple[int, int] = (METER_BASE, METER_BASE + 0xFF),
+        cookie: int = OWN_COOKIE,
+        cookie_mask: int = OWN_COOKIE_MASK,
+        group_range: tuple[int, int] = GROUP_RANGE,
+        meter_range: tuple[int, int] = METER_RANGE,
         dpids: frozenset[int] | None = None,
     ) -> list[Intent]:
         """What is installed on every connected switch (or on ``dpids``) inside our
         cookie and id ranges."""
-        only: dict[str, Any] = {} if dpids is None else {"dpids": sorted(dpids)}
-        r = await self.request(
-            "dump",
-            **only,
-            cookie=cookie,
-            cookie_mask=cookie_mask,
-            group_min=group_range[0],
-            group_max=group_range[1],
-            meter_min=meter_range[0],
-            meter_max=meter_range[1],
-        )
-        return [from_json(rule) for rule in r["rules"]]
+        wanted = DumpRequest(cookie, cookie_mask, group_range, meter_range, dpids)
+        r = await self.request(Op.DUMP, wanted.to_wire())
+        return list(_parsed(DumpReply.from_wire, r).rules)
 
     # ------------------------------------------------------------ notifications
 
@@ -319,21 +246,23 @@ class ControllerClient:
                 line = await self._reader.readline()
                 if not line:
                     break
-                self._on_message(json.loads(line))
-        except (OSError, ValueError) as exc:
+                self._on_message(decode(line))
+        except (OSError, ValueError) as exc:  # WireError is a ValueError
             reason = f"connection failed: {exc}"
         finally:
             self._shutdown(reason)
 
-    def _on_message(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            return
+    def _on_message(self, message: dict[str, Any]) -> None:
         if "id" in message:
             future = self._pending.get(message["id"]) if message["id"] is not None else None
             if future is not None and not future.done():
                 future.set_result(message)
             return
-        note = parse_notification(message)
+        try:
+            note = parse_notification(message)
+        except WireError:
+            self.malformed_notifications += 1
+            return
         if note is None:
             return
         if self._notes.full():  # keep the newest: drop the oldest
@@ -351,3 +280,10 @@ class ControllerClient:
         if self._notes.full():
             self._notes.get_nowait()
         self._notes.put_nowait(None)
+
+
+def _parsed(parse: Callable[[dict[str, Any]], T], response: dict[str, Any]) -> T:
+    try:
+        return parse(response)
+    except WireError as exc:
+        raise ControllerError(f"malformed answer: {exc}") from None

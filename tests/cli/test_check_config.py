@@ -32,7 +32,7 @@ def test_policies_and_agent_yamls_are_checked() -> None:
     assert code == 0, out
     lines = out.splitlines()
     assert "coordination policy 'abilene-in3-rand-cap0-2'" in lines[0]
-    assert lines[0].split(": ", 1)[1] == lines[1].split(": ", 1)[1]  # directory = its card
+    assert lines[0].split(": ", 2)[2] == lines[1].split(": ", 2)[2]  # directory = its card
     assert "DeepPR recovery policy" in lines[2]
     assert lines[3].endswith("DeepCoord agent configuration: DDPG")
     assert "agent configuration: backend sim" in lines[4]

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ovs_testbed import OvsTestbed, TestbedSpec, Wiring
-from tests.support.processes import ControllerProcess, wait_until
-from tests.support.processes import start_controller as start_controller  # bench/ uses it
+from tests.support.processes import ControllerProcess, start_controller, wait_until
 
 POLL_INTERVAL = 0.5
 

@@ -8,8 +8,9 @@ import itertools
 import subprocess
 import time
 
-from agent.rules.intents import flow
-from agent.southbound.controller_client import ControllerClient, Event, Monitor, Notification
+from agent.protocol import SECTIONS, Event, Monitor, Notification
+from agent.rules.intents import COOKIE, flow
+from agent.southbound.controller_client import ControllerClient
 from tests.controllers.conftest import POLL_INTERVAL
 from tests.support.ovs_testbed import OvsTestbed, Wiring
 from tests.support.processes import DEADLINE, ControllerProcess, run_async
@@ -107,9 +108,9 @@ def test_monitor_records_arrive_at_the_poll_interval(
     assert len(records) >= 3
     gaps = [b.ts - a.ts for a, b in itertools.pairwise(records)]
     assert all(0.5 * POLL_INTERVAL < g < 2 * POLL_INTERVAL for g in gaps), gaps
-    ports = {p["port_no"]: p for p in records[-1].ports}
+    assert records[-1].ports is not None and records[-1].flows is None  # ports only: asked
+    ports = {p.port_no: p for p in records[-1].ports}
     assert set(ports) == {1, 10, 11, 22, 24}
-    assert set(ports[22]) >= {"rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped"}
     assert time.time() - records[-1].ts < 2
 
 
@@ -142,3 +143,27 @@ def test_several_agents_and_one_leaving_changes_nothing(
 
     assert any(isinstance(n, Monitor) for n in notes)
     assert "in_port=10 actions=output:22" in bed.ofctl(1, "dump-flows")
+
+
+def test_flow_group_and_meter_statistics_come_only_when_asked(
+    controller: ControllerProcess, bed: OvsTestbed, wiring: Wiring
+) -> None:
+    s1 = wiring.switch(1)
+    rule = flow(s1.dpid, 0, 100, {"in_port": 10}, (("output", 22),))
+
+    async def scenario() -> Monitor:
+        async with controller.client() as ctl:
+            assert (await ctl.apply([("add", rule)])).ok
+            await ctl.subscribe(POLL_INTERVAL, SECTIONS)
+            deadline = time.monotonic() + DEADLINE
+            while True:
+                note = await ctl.next_notification(max(0.01, deadline - time.monotonic()))
+                if isinstance(note, Monitor) and note.dpid == s1.dpid:
+                    return note
+
+    record = run_async(scenario)
+
+    assert record.ports and record.groups == () and record.meters == ()
+    assert record.flows is not None
+    ours = [f for f in record.flows if f.cookie == COOKIE]
+    assert [(f.priority, f.match) for f in ours] == [(100, (("in_port", 10),))]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from agent.model.wiring import WiringFile
+from agent.protocol import Op
 from agent.southbound.controller_client import (
     ControllerClient,
     ControllerError,
@@ -113,7 +114,7 @@ def test_sigterm_ends_the_controller_cleanly(
 def test_a_failed_request_raises_controller_error(controller: ControllerProcess) -> None:
     async def scenario() -> None:
         async with controller.client() as ctl:
-            await ctl.request("subscribe", interval=-1)
+            await ctl.request(Op.SUBSCRIBE, {"interval": -1})
 
     with pytest.raises(ControllerError, match="interval"):
         run_async(scenario)

@@ -8,8 +8,10 @@ import pytest
 import yaml
 
 from agent.model.scenario import load_scenario
+from agent.model.types import Decision
+from agent.protocol import CODE_INVALID, ApplyResult, BatchError, Monitor, PortStats
+from agent.southbound.base import InstallError
 from agent.southbound.controller_backend import ControllerBackend
-from agent.southbound.controller_client import Monitor
 from tests.conftest import TOPOLOGIES
 
 WIRING = {
@@ -27,8 +29,8 @@ WIRING = {
 
 
 def monitor(dpid: int, ts: float, rx_ingress: int, tx_sf: int) -> Monitor:
-    ports = ({"port_no": 2, "rx_bytes": rx_ingress}, {"port_no": 1, "tx_bytes": tx_sf})
-    return Monitor(dpid, ts, ports, (), (), ())
+    ports = (PortStats(2, rx_bytes=rx_ingress), PortStats(1, tx_bytes=tx_sf))
+    return Monitor(dpid, ts, ports)
 
 
 def test_port_counters_become_the_simulators_units(tmp_path: Path) -> None:
@@ -95,3 +97,25 @@ def test_typical_flow_duration_of_fixed_and_pareto_sizes() -> None:
     assert config(False, 3.0).typical_flow_duration_ms == pytest.approx(750.0)
     tiny = config(False, 0.0001)
     assert tiny.typical_flow_duration_ms == float("inf")  # no overflow error
+
+
+async def test_batch_errors_become_install_errors_by_index(tmp_path: Path) -> None:
+    scenario = load_scenario(TOPOLOGIES / "scenarios/triangle.yaml")
+    (tmp_path / "wiring.yaml").write_text(yaml.safe_dump(WIRING))
+    backend = ControllerBackend("unix:/x", str(tmp_path / "wiring.yaml"), scenario)
+    errors = (
+        BatchError(0, None, -1, CODE_INVALID, "batch[0].intent: malformed"),
+        BatchError(2, 3, 2, 9, "OFPET_BAD_ACTION: OFPBAC_BAD_OUT_GROUP"),
+    )
+
+    class Client:
+        async def apply(self, batch: object) -> ApplyResult:
+            return ApplyResult(errors)
+
+    backend.client = Client()  # type: ignore[assignment]
+    result = await backend.apply([], Decision({}, {}))
+
+    assert result.errors == (
+        InstallError(0, 0, "batch[0].intent: malformed", -1, CODE_INVALID),
+        InstallError(2, 3, "OFPET_BAD_ACTION: OFPBAC_BAD_OUT_GROUP", 2, 9),
+    )
