@@ -21,17 +21,17 @@ import statistics
 import time
 from pathlib import Path
 
-from agent.cli.recovery_cmd import (
-    evaluate_rows,
-    make_instances,
-    markdown_table,
-    summary_of,
-)
 from agent.model.recovery import GraphFamily, Mode, gnp_instance, parse_graphs, total_utility
 from agent.policies.recovery.base import RandomPolicy, RatioPolicy, RecoveryPolicy
 from agent.policies.recovery.deeppr import DeepPRPolicy
 from agent.policies.recovery.dp import dp_optimal
 from agent.train.deeppr import TrainArgs, train
+from agent.train.recovery_eval import (
+    evaluate_rows,
+    make_instances,
+    markdown_table,
+    summary_of,
+)
 
 HERE = Path(__file__).resolve().parent
 SEED = 1

@@ -102,16 +102,10 @@ def test_controllers_import_only_os_ken_protocol_and_intents() -> None:
             assert ok, f"controllers/{file.name} imports {name}"
 
 
-# bench files that still import the CLI, until the code they use moves into the
-# library (recovery.py: the evaluation rows and tables of agent/cli/recovery_cmd.py)
-BENCH_CLI_PENDING = {"recovery.py"}
-
-
 def test_bench_never_imports_the_cli() -> None:
     files = python_files(ROOT / "bench")
     assert files
     offenders = {
         file.name for file in files if any(within(name, ("agent.cli",)) for name in imports(file))
     }
-    assert offenders - BENCH_CLI_PENDING == set(), "bench/ imports agent.cli"
-    assert BENCH_CLI_PENDING - offenders == set(), "fixed: remove it from BENCH_CLI_PENDING"
+    assert offenders == set(), "bench/ imports agent.cli"

@@ -11,37 +11,26 @@ from __future__ import annotations
 import csv
 import json
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import click
 
 from agent.cli.common import fail, input_errors
-from agent.model.recovery import GraphFamily, Mode, RecoveryInstance, parse_graphs, total_utility
+from agent.model.recovery import GraphFamily, Mode, parse_graphs
 from agent.policies.recovery.base import RecoveryPolicy
 from agent.policies.recovery.card import SHIPPED
-from agent.policies.recovery.dp import dp_optimal
 from agent.policies.recovery.registry import RECOVERY_POLICIES, make_recovery_policy
+from agent.train.recovery_eval import (
+    Row,
+    evaluate_rows,
+    make_instances,
+    markdown_table,
+    summary_of,
+)
 
 METHODS = RECOVERY_POLICIES
 MODES = click.Choice(["compliant", "adversarial"])
-
-
-@dataclass
-class Row:
-    """One instance: the reference total and every method's total and time."""
-
-    graph: str
-    instance: RecoveryInstance
-    seed: int
-    reference: str
-    best: float = 0.0
-    totals: dict[str, float] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    def ratio(self, method: str) -> float:
-        return self.totals[method] / self.best if self.best > 0 else 1.0
 
 
 def _families(spec: str) -> list[GraphFamily]:
@@ -74,76 +63,6 @@ def _policy_directory(policy_dir: Path | None) -> Path:
     return directory
 
 
-def make_instances(
-    families: list[GraphFamily], count: int, seed: int, mode: Mode
-) -> list[tuple[str, RecoveryInstance, int]]:
-    out: list[tuple[str, RecoveryInstance, int]] = []
-    for family in families:
-        for size in family.sizes or (None,):
-            for k in range(count):
-                try:
-                    instance = family.instance(seed + k, mode, size)
-                except ValueError as exc:
-                    fail(f"{family.label}: {exc}")
-                out.append((family.label, instance, seed + k))
-    return out
-
-
-def evaluate_rows(
-    items: list[tuple[str, RecoveryInstance, int]],
-    methods: dict[str, RecoveryPolicy],
-    dp_max: int,
-) -> list[Row]:
-    rows: list[Row] = []
-    for graph, instance, seed in items:
-        exact = len(instance.to_repair) <= dp_max
-        row = Row(graph, instance, seed, "dp-opt" if exact else "best")
-        for name, policy in methods.items():
-            started = time.perf_counter()
-            order = policy.order(instance)
-            row.seconds[name] = time.perf_counter() - started
-            row.totals[name] = total_utility(instance, order)
-        if exact:
-            started = time.perf_counter()
-            row.best = dp_optimal(instance)[0]
-            row.seconds["dp-opt"] = time.perf_counter() - started
-        else:
-            row.best = max(row.totals.values())
-        rows.append(row)
-    return rows
-
-
-def summarise(rows: list[Row], methods: list[str]) -> dict[str, dict[str, float]]:
-    out: dict[str, dict[str, float]] = {}
-    for m in methods:
-        ratios = [row.ratio(m) for row in rows]
-        out[m] = {
-            "mean_ratio": round(sum(ratios) / len(ratios), 6),
-            "min_ratio": round(min(ratios), 6),
-            "mean_total": round(sum(row.totals[m] for row in rows) / len(rows), 3),
-            "at_least_ratio": sum(
-                row.totals[m] >= row.totals.get("ratio", -1.0) - 1e-9 for row in rows
-            ),
-            "mean_seconds": round(sum(row.seconds[m] for row in rows) / len(rows), 4),
-        }
-    return out
-
-
-def summary_of(
-    rows: list[Row], methods: list[str], graphs: str, mode: str, seed: int, instances: int
-) -> dict[str, Any]:
-    """The per-method figures and what they were measured on."""
-    kinds = {row.reference for row in rows}
-    return {
-        "methods": summarise(rows, methods),
-        "reference": kinds.pop() if len(kinds) == 1 else "dp-opt where feasible, else best",
-        "graphs": graphs,
-        "mode": mode,
-        "instances": len(rows),
-        "seeds": f"{seed}..{seed + instances - 1}",
-    }
-
-
 def _write(out: Path, rows: list[Row], summary: dict[str, Any], methods: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with (out / "instances.csv").open("w", newline="") as handle:
@@ -163,24 +82,6 @@ def _write(out: Path, rows: list[Row], summary: dict[str, Any], methods: list[st
     (out / "recovery.md").write_text(markdown_table(summary) + "\n")
     title = f"{summary['graphs']}, {summary['mode']}, {summary['instances']} instances"
     _plot(out / "ratios.png", rows, methods, str(summary["reference"]), title)
-
-
-def markdown_table(summary: dict[str, Any]) -> str:
-    """The per-method table as markdown."""
-    lines = [
-        f"{summary['instances']} instances of {summary['graphs']} ({summary['mode']}, "
-        f"seeds {summary['seeds']}), ratio to {summary['reference']}",
-        "",
-        "| method | mean ratio | min ratio | mean total utility | >= RATIO | mean time (s) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, s in summary["methods"].items():
-        lines.append(
-            f"| {name} | {s['mean_ratio'] * 100:.2f} % | {s['min_ratio'] * 100:.2f} % | "
-            f"{s['mean_total']} | {s['at_least_ratio']}/{summary['instances']} | "
-            f"{s['mean_seconds']} |"
-        )
-    return "\n".join(lines)
 
 
 def _plot(path: Path, rows: list[Row], methods: list[str], reference: str, title: str) -> None:
@@ -274,7 +175,10 @@ def eval_recovery(
     torch.set_num_threads(threads)
     families = _families(graphs)
     policies = _methods(methods, policy_dir, beam_width, seed)
-    items = make_instances(families, instances, seed, mode)
+    try:
+        items = make_instances(families, instances, seed, mode)
+    except ValueError as exc:
+        fail(str(exc))
     started = time.perf_counter()
     rows = evaluate_rows(items, policies, dp_max_nodes)
     summary: dict[str, Any] = {
