@@ -2,8 +2,12 @@
 baselines and DeepCoord's published figures, their generalisation to MMPP traffic, and the
 training speed recorded in the shipped cards.
 
-    python bench/coordination.py [--episodes 30] [--seed 0] [--ingress 1,2,3,4,5]
-    python bench/coordination.py --train 3 [--steps 3000]   # retrain one scenario first
+Switch semantics by default (``--schedule random``: each flow draws its destination by
+weight, as a hashing SELECT group does); ``--schedule round-robin`` measures under
+coord-sim's weighted round robin instead.
+
+    python bench/coordination.py [--episodes 30] [--seed 1234] [--ingress 1,2,3,4,5]
+    python bench/coordination.py --train 3 [--steps 4000]   # retrain one scenario first
     python bench/coordination.py --train 3 --steps 6000 \
         --agent topologies/policies/coordination/agent-ddpg-bc.yaml   # another agent YAML
 
@@ -13,6 +17,7 @@ Writes bench/out/coordination.md (and .json). Training runs go to bench/out/coor
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -24,7 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agent.model.scenario import Scenario, scenario_from_files  # noqa: E402
+from agent.model.scenario import Scenario, ScheduleMode, scenario_from_files  # noqa: E402
 from agent.policies.coordination import load_named  # noqa: E402
 from agent.policies.coordination.policy import SHIPPED  # noqa: E402
 from agent.policies.registry import make_policy  # noqa: E402
@@ -44,9 +49,10 @@ def stem(n: int) -> str:
     return f"abilene-in{n}-rand-cap0-2"
 
 
-def scenario(n: int, traffic: Path = TRAFFIC) -> Scenario:
+def scenario(n: int, traffic: Path = TRAFFIC, schedule: str = "random") -> Scenario:
     net = RES / "networks" / "abilene" / f"{stem(n)}.graphml"
-    return scenario_from_files(net, RES / "service_functions" / "abc.yaml", traffic)
+    loaded = scenario_from_files(net, RES / "service_functions" / "abc.yaml", traffic)
+    return dataclasses.replace(loaded, schedule_mode=ScheduleMode(schedule))
 
 
 def success(sc: Scenario, name: str, episodes: int, seed: int) -> float:
@@ -58,8 +64,8 @@ def success(sc: Scenario, name: str, episodes: int, seed: int) -> float:
     return run_episodes(sc, make, episodes, 200, seed, keep_rows=False).totals.success_ratio
 
 
-def train(n: int, steps: int, seed: int, agent: Path = SHIPPED / "agent-ddpg.yaml") -> None:
-    sc = scenario(n)
+def train(n: int, steps: int, seed: int, agent: Path = SHIPPED / "agent-ddpg-switch.yaml") -> None:
+    sc = scenario(n)  # switch semantics: the card records "schedule": "random"
     inputs = {
         "network": RES / "networks" / "abilene" / f"{stem(n)}.graphml",
         "service": RES / "service_functions" / "abc.yaml",
@@ -78,11 +84,12 @@ def train(n: int, steps: int, seed: int, agent: Path = SHIPPED / "agent-ddpg.yam
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--episodes", type=int, default=30)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1234)  # the scenarios' first test seed
     parser.add_argument("--ingress", default="1,2,3,4,5")
     parser.add_argument("--train", type=int, help="retrain the policy of this ingress count")
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--agent", type=Path, default=SHIPPED / "agent-ddpg.yaml")
+    parser.add_argument("--steps", type=int, default=4000)
+    parser.add_argument("--agent", type=Path, default=SHIPPED / "agent-ddpg-switch.yaml")
+    parser.add_argument("--schedule", choices=["random", "round-robin"], default="random")
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.train:
@@ -90,12 +97,12 @@ def main() -> None:
     rows: list[dict[str, Any]] = []
     for n in (int(x) for x in args.ingress.split(",")):
         row: dict[str, Any] = {"ingress": n, "deepcoord": DEEPCOORD[n]}
-        sc = scenario(n)
+        sc = scenario(n, schedule=args.schedule)
         for name in BASELINES:
             row[name] = success(sc, name, args.episodes, args.seed)
         if (SHIPPED / stem(n) / "card.json").is_file():
             row["ours"] = success(sc, stem(n), args.episodes, args.seed)
-            mmpp = scenario(n, MMPP)
+            mmpp = scenario(n, MMPP, args.schedule)
             row["ours_mmpp"] = success(mmpp, stem(n), args.episodes, args.seed)
             row["sp_mmpp"] = success(mmpp, "shortest-path", args.episodes, args.seed)
             card = json.loads((SHIPPED / stem(n) / "card.json").read_text())
@@ -104,20 +111,21 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "coordination.json").write_text(json.dumps(rows, indent=2) + "\n")
-    (OUT / "coordination.md").write_text(report(rows, args.episodes, args.seed))
+    (OUT / "coordination.md").write_text(report(rows, args.episodes, args.seed, args.schedule))
 
 
 def pct(value: Any) -> str:
     return f"{value * 100:.1f} %" if isinstance(value, float) else "-"
 
 
-def report(rows: list[dict[str, Any]], episodes: int, seed: int) -> str:
+def report(rows: list[dict[str, Any]], episodes: int, seed: int, schedule: str) -> str:
     head = "| ingress nodes | " + " | ".join(str(r["ingress"]) for r in rows) + " |"
     lines = [
         "# Coordination on the DeepCoord Abilene scenarios",
         "",
         f"Success ratio, {episodes} episodes x 200 steps, seeds {seed}..{seed + episodes - 1}, "
-        "traffic rand-arrival10_det-size001_duration100 (generalisation: rand-mmp-arrival12-8).",
+        f"{schedule} schedule, traffic rand-arrival10_det-size001_duration100 "
+        "(generalisation: rand-mmp-arrival12-8).",
         "",
         head,
         "|---" * (len(rows) + 1) + "|",

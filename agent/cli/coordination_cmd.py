@@ -6,11 +6,17 @@ checkpoints, the best policy (``best/``: safetensors + card), ``curves.csv`` and
 ``curves.png`` (and TensorBoard events when tensorboard is installed). The directory is made
 before anything else; progress goes to stderr phase by phase, and a warning comes first when
 ``--steps`` ends before the actor's first update (the saved policy would be the warm start).
+Training uses switch semantics unless told otherwise (``--schedule random``: each flow picks
+its destination by weighted random choice, as a hashing SELECT group does); the card records
+the semantics.
 
 Eval: learned policies (a path or a shipped name) and baselines on the same seeds (episode k
 uses seed S + k for every policy); mean and standard deviation over episodes of the success
 ratio and end-to-end delay, drops by reason; ``--out`` writes CSV, a markdown table and a PNG
 bar chart. ``--generalize TRAFFIC`` evaluates on another traffic configuration.
+``--schedule`` picks the semantics (default: the scenario's; coord-sim's three files mean
+round robin) and the JSON names it; ``episode_success`` lists each episode's success ratio,
+so that two policies can be compared episode by episode.
 """
 
 from __future__ import annotations
@@ -35,6 +41,12 @@ if TYPE_CHECKING:  # the commands import torch and the trainers only when they r
     from agent.train.coordination_common import TrainResult, TrainSettings
 
 ALGORITHMS = ("ddpg", "sac", "td3")
+SCHEDULES = ("random", "round-robin")  # agent.model.scenario.ScheduleMode's values
+SCHEDULE_HELP = (
+    "how weights pick each flow's destination: random, a weighted random choice per flow "
+    "(what a switch's hashing SELECT group does), or round-robin, coord-sim's weighted "
+    "round robin"
+)
 
 
 def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
@@ -53,7 +65,7 @@ def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
     show_default=True,
     type=click.Path(exists=True, dir_okay=False),
     help="agent configuration YAML: DeepCoord's agent keys plus ours "
-    "(topologies/policies/coordination/agent-ddpg.yaml is the shipped policies' one)",
+    "(topologies/policies/coordination/agent-ddpg-switch.yaml is the shipped policies' one)",
 )
 @click.option(
     "--algorithm",
@@ -70,6 +82,14 @@ def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
     "(pretrain_* keys of the YAML), which takes its own time",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the run")
+@click.option(
+    "--schedule",
+    "schedule_mode",
+    type=click.Choice(SCHEDULES),
+    default="random",
+    show_default=True,
+    help=SCHEDULE_HELP + "; the policy is trained for it and its card records it",
+)
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -93,6 +113,7 @@ def train_coordination(
     algorithm: str | None,
     steps: int,
     seed: int,
+    schedule_mode: str,
     out: Path,
     resume: Path | None,
 ) -> None:
@@ -111,7 +132,7 @@ def train_coordination(
     )
 
     with input_errors():
-        loaded = resolve_scenario(scenario, network, service, traffic)
+        loaded = with_schedule(resolve_scenario(scenario, network, service, traffic), schedule_mode)
         config = load_agent_config(agent_yaml)
     name = algorithm or config.agent_type.lower()
     warning = None if resume else budget_warning(config, name, steps)
@@ -119,26 +140,31 @@ def train_coordination(
         click.echo(f"warning: {warning}", err=True)
     inputs = {"agent": Path(agent_yaml), **_scenario_inputs(scenario, network, service, traffic)}
     # the run directory first, before torch loads: it is there while the run prepares
-    run = make_run_directory(out, loaded.name, seed, inputs, resolved_config(config, steps, seed))
-    click.echo(f"{name} on {loaded.name}: run directory {run}", err=True)
+    resolved = resolved_config(config, steps, seed) | {"schedule": loaded.schedule_mode.value}
+    run = make_run_directory(out, loaded.name, seed, inputs, resolved)
+    click.echo(
+        f"{name} on {loaded.name} ({loaded.schedule_mode.value} schedule): run directory {run}",
+        err=True,
+    )
     from agent.train.coordination_common import TrainSettings
     from agent.train.progress import ProgressPrinter
 
     settings = TrainSettings(loaded, config, steps, seed, out, resume, inputs, run_dir=run)
     settings.progress = ProgressPrinter(sys.stderr, sys.stderr.isatty())
     result = _trainer(name)(settings)
-    summary = _train_summary(name, loaded.name, run, result, time.perf_counter() - began)
+    summary = _train_summary(name, loaded, run, result, time.perf_counter() - began)
     click.echo(json.dumps(summary | ({"warning": warning} if warning else {})))
 
 
 def _train_summary(
-    algorithm: str, scenario: str, run: Path, result: TrainResult, wall: float
+    algorithm: str, scenario: Scenario, run: Path, result: TrainResult, wall: float
 ) -> dict[str, Any]:
     """The closing line: ``wall_s`` is the whole command's, ``phase_s`` each phase's,
     ``steps_per_s`` the reinforcement-learning loop's."""
     return {
         "algorithm": algorithm,
-        "scenario": scenario,
+        "scenario": scenario.name,
+        "schedule": scenario.schedule_mode.value,
         "run": str(run),
         "best_success_ratio": round(result.best_success, 4),
         "steps": result.steps,
@@ -146,6 +172,15 @@ def _train_summary(
         "phase_s": {phase: round(t, 1) for phase, t in result.phase_s.items()},
         "steps_per_s": round(result.steps_per_s, 1),
     }
+
+
+def with_schedule(scenario: Scenario, mode: str | None) -> Scenario:
+    """``scenario`` with its schedule semantics set to ``mode`` (None: as it is)."""
+    from agent.model.scenario import ScheduleMode
+
+    if mode is None:
+        return scenario
+    return dataclasses.replace(scenario, schedule_mode=ScheduleMode(mode))
 
 
 def _scenario_inputs(
@@ -195,6 +230,14 @@ class _PolicyOption(click.Option):
     help="seed of the first episode",
 )
 @click.option(
+    "--schedule",
+    "schedule_mode",
+    type=click.Choice(SCHEDULES),
+    show_default="the scenario's: a scenario file's schedule_mode (the bundled ones say "
+    "random), round-robin for coord-sim's three files",
+    help=SCHEDULE_HELP,
+)
+@click.option(
     "--generalize",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     show_default="the scenario's traffic",
@@ -223,6 +266,7 @@ def eval_coordination(
     episodes: int,
     steps: int | None,
     seed: int | None,
+    schedule_mode: str | None,
     generalize: Path | None,
     fmt: str,
     out: Path | None,
@@ -234,7 +278,7 @@ def eval_coordination(
 
     torch.set_num_threads(1)
     with input_errors():
-        loaded = resolve_scenario(scenario, network, service, traffic)
+        loaded = with_schedule(resolve_scenario(scenario, network, service, traffic), schedule_mode)
         if generalize is not None:
             loaded = dataclasses.replace(loaded, traffic=load_traffic(generalize))
         first = loaded.seed if seed is None else seed
@@ -249,6 +293,7 @@ def eval_coordination(
         "episodes": episodes,
         "steps": n_steps,
         "seed": first,
+        "schedule": loaded.schedule_mode.value,
         "generalize": str(generalize) if generalize else None,
         "policies": results,
     }
@@ -298,6 +343,7 @@ def _evaluate(
         "success_ratio": round(totals.success_ratio, 6),
         "success_mean": round(_mean(ratios), 6),
         "success_std": round(_std(ratios), 6),
+        "episode_success": [round(r, 6) for r in ratios],  # episode k: seed SEED + k
         "delay_ms": round(sum(totals.delays) / len(totals.delays), 4) if totals.delays else 0.0,
         "delay_std_ms": round(_std(delays), 4),
         "generated": totals.generated,
@@ -321,7 +367,8 @@ def _std(values: list[float]) -> float:
 def markdown_table(summary: dict[str, Any]) -> str:
     lines = [
         f"{summary['scenario']}: {summary['episodes']} episodes x {summary['steps']} steps, "
-        f"seeds {summary['seed']}..{summary['seed'] + summary['episodes'] - 1}"
+        f"seeds {summary['seed']}..{summary['seed'] + summary['episodes'] - 1}, "
+        f"{summary['schedule']} schedule"
         + (f", traffic {summary['generalize']}" if summary["generalize"] else ""),
         "",
         "| policy | success ratio | std | delay (ms) | std | drops by reason |",
@@ -349,7 +396,7 @@ def _write(out: Path, summary: dict[str, Any]) -> None:
 
 
 def _flat(result: dict[str, Any]) -> dict[str, Any]:
-    flat = {k: v for k, v in result.items() if k != "drops"}
+    flat = {k: v for k, v in result.items() if k not in ("drops", "episode_success")}
     flat.update({f"drop_{k.lower()}": v for k, v in result["drops"].items()})
     return flat
 

@@ -41,7 +41,13 @@ from agent.train.coordination_config import (
 from agent.train.coordination_config import load_agent_config as load_agent_config
 from agent.train.progress import PhaseTracker, Progress
 from agent.train.run_log import CurveLog
-from agent.train.schedule_search import SearchArgs, search_schedule, softmax
+from agent.train.schedule_search import (
+    SearchArgs,
+    prune_candidates,
+    prune_schedule,
+    schedule_weights,
+    search_schedule,
+)
 
 
 def make_env(scenario: Scenario, config: AgentConfig, seed: int) -> CoordinationEnv:
@@ -125,16 +131,12 @@ def act(actor: Actor, obs: np.ndarray) -> np.ndarray:
 def warm_start(env: CoordinationEnv, actor: Actor, settings: TrainSettings) -> float | None:
     """Behaviour cloning of a searched static schedule (see ``schedule_search``); returns the
     teacher's success ratio, or None when the configuration turns it off. Reports the phases
-    ``search`` (schedules scored) and ``imitate`` (gradient steps)."""
+    ``search`` (schedules scored), ``prune`` (changes tried; only with
+    ``pretrain_prune_rounds``) and ``imitate`` (gradient steps)."""
     cfg = settings.config
     if not warm_start_enabled(cfg):
         return None
-    args = SearchArgs(
-        iterations=cfg.pretrain_search_iterations,
-        population=cfg.pretrain_search_population,
-        steps=cfg.pretrain_search_steps,
-        seed=settings.seed,
-    )
+    args = search_args(cfg, settings.seed)
     search = settings.phase("search", args.iterations * args.population + 1, "schedules")
 
     def searched(iteration: int, scored: int, best: float) -> None:
@@ -144,10 +146,47 @@ def warm_start(env: CoordinationEnv, actor: Actor, settings: TrainSettings) -> f
     logits, teacher_score = search_schedule(env, args, searched)
     search.update(search.total, detail=f"teacher (the mean schedule) {teacher_score:.4f}")
     search.finish()
+    target = schedule_weights(env, logits)
+    if args.prune_rounds > 0:
+        target, teacher_score = prune(env, target, args, settings)
     imitate = settings.phase("imitate", cfg.pretrain_bc_steps, "steps")
-    behaviour_clone(env, actor, softmax(logits), cfg.pretrain_bc_steps, settings.seed, imitate)
+    behaviour_clone(env, actor, target, cfg.pretrain_bc_steps, settings.seed, imitate)
     imitate.finish()
     return teacher_score
+
+
+def search_args(cfg: AgentConfig, seed: int) -> SearchArgs:
+    return SearchArgs(
+        iterations=cfg.pretrain_search_iterations,
+        population=cfg.pretrain_search_population,
+        steps=cfg.pretrain_search_steps,
+        seed=seed,
+        episodes=cfg.pretrain_search_episodes,
+        risk=cfg.pretrain_search_risk,
+        prune_rounds=cfg.pretrain_prune_rounds,
+        prune_episodes=cfg.pretrain_prune_episodes,
+    )
+
+
+def prune(
+    env: CoordinationEnv, weights: np.ndarray, args: SearchArgs, settings: TrainSettings
+) -> tuple[np.ndarray, float]:
+    """The ``prune`` phase: ``prune_schedule`` with its progress; at most ``prune_rounds``
+    passes over the rows that split."""
+    splits = len(prune_candidates(weights))
+    tracker = settings.phase("prune", args.prune_rounds * splits, "changes tried")
+    scores: list[float] = []
+
+    def pruned(tried: int, value: float) -> None:
+        scores.append(value)
+        tracker.update(tried, value, f"validation score {scores[0]:.4f} -> {value:.4f}")
+
+    weights, value = prune_schedule(env, weights, args, pruned)
+    left = len(prune_candidates(weights))
+    detail = f"{splits} split rows -> {left}, validation score {scores[0]:.4f} -> {value:.4f}"
+    tracker.update(tracker.total, detail=detail)
+    tracker.finish()
+    return weights, value
 
 
 def behaviour_clone(
@@ -208,6 +247,7 @@ def make_card(
             "activation": cfg.actor_hidden_layer_activation,
         },
         "threshold": cfg.threshold,
+        "schedule": scenario.schedule_mode.value,
         "scenario": {
             "name": scenario.name,
             "inputs": {role: file_hash(p) for role, p in settings.inputs.items() if p.is_file()},

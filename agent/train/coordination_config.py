@@ -4,6 +4,9 @@ Agent YAML: every key of DeepCoord's ``res/config/agent/`` files is accepted (``
 must stay false), plus ours: ``batch_size``, ``threshold``, ``eval_every``, ``eval_episodes``,
 ``policy_noise``/``noise_clip``/``policy_delay`` (TD3), ``sac_alpha`` (SAC), and the warm start
 ``pretrain_search_iterations``/``pretrain_search_population``/``pretrain_bc_steps`` (0: off),
+``pretrain_search_steps``/``pretrain_search_episodes``/``pretrain_search_risk`` (how a searched
+schedule is scored) and ``pretrain_prune_rounds``/``pretrain_prune_episodes`` (its
+sparsification; see ``schedule_search``),
 and the DDPG fine-tuning keys ``actor_learning_rate`` (default: ``learning_rate``) and
 ``bc_weight`` (0: off; see ``ddpg``). The actor is updated only after its warm-up
 (``first_actor_update``); ``budget_warning`` says when a run's steps end before that.
@@ -73,6 +76,10 @@ class AgentConfig(BaseModel):
     pretrain_search_population: int = Field(default=24, ge=4)
     pretrain_search_steps: int = Field(default=100, ge=1)
     pretrain_bc_steps: int = Field(default=0, ge=0)
+    pretrain_search_episodes: int = Field(default=1, ge=1)  # episodes per schedule scored
+    pretrain_search_risk: float = Field(default=0.0, ge=0.0)  # score: mean - risk x std
+    pretrain_prune_rounds: int = Field(default=0, ge=0)  # sparsify the searched schedule
+    pretrain_prune_episodes: int = Field(default=4, ge=1)  # validation episodes per change
     actor_learning_rate: float | None = Field(default=None, gt=0.0)  # None: learning_rate
     bc_weight: float = Field(default=0.0, ge=0.0)  # DDPG: TD3+BC pull to the imitation actor
 

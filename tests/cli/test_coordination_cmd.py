@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from agent.cli.coordination_cmd import eval_coordination, train_coordination
@@ -153,3 +154,46 @@ def test_every_option_has_help_and_shows_its_default() -> None:
                 assert "repeatable" in record[1], param.name
     help_text = CliRunner().invoke(cli, ["eval", "coordination", "--help"]).output
     assert "shortest-path" in help_text and "[default: 30" in help_text
+
+
+def test_eval_names_its_schedule_semantics_and_lists_every_episode() -> None:
+    base = ["eval", "coordination", *files(1), "--policy", "load-balance"]
+    base += ["--episodes", "3", "--steps", "30", "--format", "json"]
+    runs = {}
+    for mode in (None, "round-robin", "random"):
+        extra = [] if mode is None else ["--schedule", mode]
+        result = CliRunner().invoke(cli, [*base, *extra])
+        assert result.exit_code == 0, result.output
+        runs[mode] = json.loads(result.output)
+    # coord-sim's three files keep coord-sim's round robin unless told otherwise
+    assert [runs[m]["schedule"] for m in runs] == ["round-robin", "round-robin", "random"]
+    assert runs[None]["policies"] == runs["round-robin"]["policies"]
+    rr, rand = runs["round-robin"]["policies"]["load-balance"], runs["random"]["policies"]
+    episodes = rand["load-balance"]["episode_success"]
+    assert len(episodes) == 3 and rr["episode_success"] != episodes
+    assert sum(episodes) / 3 == pytest.approx(rand["load-balance"]["success_mean"], abs=1e-5)
+    bad = CliRunner().invoke(cli, [*base, "--schedule", "hash"])
+    assert bad.exit_code == 2 and "'hash' is not one of" in bad.output
+
+
+def test_a_bundled_scenario_evaluates_with_switch_semantics() -> None:
+    scenario = str(TOPOLOGIES / "scenarios" / "abilene-in1.yaml")
+    args = ["eval", "coordination", scenario, "--policy", "greedy", "--episodes", "1"]
+    result = CliRunner().invoke(cli, [*args, "--steps", "10"])
+    assert result.exit_code == 0, result.output
+    assert "random schedule" in result.output.splitlines()[0]
+
+
+def test_training_defaults_to_switch_semantics_and_the_card_says_so(tmp_path: Path) -> None:
+    args = ["train", "coordination", *files(1), "--agent", str(agent_yaml(tmp_path))]
+    for mode, extra in (("random", []), ("round-robin", ["--schedule", "round-robin"])):
+        out = tmp_path / mode
+        opts = ["--steps", "40", "--out", str(out), *extra]
+        result = CliRunner().invoke(cli, [*args, *opts])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.output.strip().splitlines()[-1])
+        assert summary["schedule"] == mode
+        card = json.loads((Path(summary["run"]) / "best" / "card.json").read_text())
+        assert card["schedule"] == mode
+        config = json.loads((Path(summary["run"]) / "config.json").read_text())
+        assert config["schedule"] == mode

@@ -3,10 +3,12 @@ tensors it implies; all without torch.
 
 A card says which network the policy was trained for (node ordering, capacities, ingress
 nodes, links and a fingerprint of all of them), the observation and action layout, the
-actor's shape and the schedule threshold, plus what the training recorded (scenario, input
-hashes, steps, metrics). Unknown keys and wrong types are refused; sizes must agree with
-one another and the actor must stay under ``MAX_PARAMETERS``, so that nothing is allocated
-for a card that asks for more.
+actor's shape and the schedule threshold, the schedule semantics it was trained for
+(``schedule``: ``random``, a weighted random choice per flow as a switch's hashing SELECT
+group makes, or ``round-robin``, coord-sim's; absent in older cards), plus what the
+training recorded (scenario, input hashes, steps, metrics). Unknown keys and wrong types
+are refused; sizes must agree with one another and the actor must stay under
+``MAX_PARAMETERS``, so that nothing is allocated for a card that asks for more.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class PolicyCard(_Section):
     layout: LayoutSection
     actor: ActorSection
     threshold: float = Field(ge=0.0, lt=1.0)
+    schedule: Literal["random", "round-robin"] | None = None  # the semantics trained for
     scenario: ScenarioSection | None = None
     training: dict[str, Any] = {}
 
