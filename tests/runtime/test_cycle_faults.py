@@ -19,14 +19,7 @@ from agent.runtime.daemon import STALL_INTERVALS, Daemon
 from agent.runtime.view import RunningDaemon
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.runtime.test_daemon import Clock
 
 
 class Hanging:
