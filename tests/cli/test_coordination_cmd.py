@@ -125,7 +125,9 @@ def test_train_reports_each_phase_and_the_whole_wall_time(tmp_path: Path) -> Non
     assert "\r" not in result.stderr  # not a terminal: plain lines
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(summary["phase_s"]) == {"search", "imitate", "train", "save"}
-    assert summary["wall_s"] >= sum(summary["phase_s"].values())
+    # every figure is rounded to 0.1 s: the phases may add up to 0.05 s more each
+    phases = summary["phase_s"].values()
+    assert summary["wall_s"] >= sum(phases) - 0.05 * len(phases)
     assert "warm start alone" in summary["warning"]
     assert Path(summary["run"]).parent == out and (Path(summary["run"]) / "best").is_dir()
 
