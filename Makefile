@@ -8,18 +8,21 @@ BIN := $(VENV)/bin
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,train,ray,solve,multiagent]'
 	touch $@
 
 setup: $(BIN)/.installed
 
-# Open vSwitch (userspace datapath), Mininet and tools for the switch tests; root and apt only.
+# Open vSwitch (userspace datapath), Mininet and tools for the switch tests, Chromium and its
+# driver for the browser tests of the live page; root and apt only.
 system-deps:
-	@if ! command -v ovs-vsctl >/dev/null 2>&1 || ! command -v mnexec >/dev/null 2>&1; then \
+	@if ! command -v ovs-vsctl >/dev/null 2>&1 || ! command -v mnexec >/dev/null 2>&1 \
+		|| ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-				--no-install-recommends openvswitch-switch mininet iputils-ping ethtool iperf3 >/dev/null; \
-		else echo "install openvswitch-switch, mininet, ethtool and iperf3 for the switch tests"; fi; \
+				--no-install-recommends openvswitch-switch mininet iputils-ping ethtool iperf3 \
+				chromium chromium-driver >/dev/null; \
+		else echo "install openvswitch-switch, mininet, ethtool, iperf3, chromium and chromium-driver for the switch and browser tests"; fi; \
 	fi
 
 # The main job: the daemon on its embedded simulator backend, API on 127.0.0.1:8780.
