@@ -34,7 +34,7 @@ from agent.policies.coordination import load_named  # noqa: E402
 from agent.policies.coordination.policy import SHIPPED  # noqa: E402
 from agent.policies.registry import make_policy  # noqa: E402
 from agent.train import ddpg  # noqa: E402
-from agent.train.coordination_common import TrainSettings, load_agent_config  # noqa: E402
+from agent.train.coordination_common import TrainSettings, load_deepcoord_config  # noqa: E402
 from agent.train.rollout import policy_context, run_episodes  # noqa: E402
 
 RES = ROOT / "topologies" / "deepcoord" / "res"
@@ -72,7 +72,9 @@ def train(n: int, steps: int, seed: int, agent: Path = SHIPPED / "agent-ddpg-swi
         "traffic": TRAFFIC,
         "agent": agent,
     }
-    settings = TrainSettings(sc, load_agent_config(agent), steps, seed, OUT / "coordination-runs")
+    settings = TrainSettings(
+        sc, load_deepcoord_config(agent), steps, seed, OUT / "coordination-runs"
+    )
     settings.inputs = inputs
     result = ddpg.train(settings)
     runs = sorted((OUT / "coordination-runs").glob(f"{stem(n)}_*_seed{seed}"))

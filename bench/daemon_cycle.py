@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agent.model.scenario import load_scenario
 from agent.runtime.config import AgentConfig
-from agent.runtime.daemon import Daemon
+from agent.runtime.cycle import DecisionCycle
 from agent.southbound.sim_backend import SimBackend
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 async def measure(scenario_name: str, policy: str, cycles: int) -> dict[str, float]:
     scenario = load_scenario(ROOT / f"topologies/scenarios/{scenario_name}.yaml")
     backend = SimBackend(scenario, time_scale=1.0, seed=1)  # the simulator in real time
-    daemon = Daemon(AgentConfig(policy=policy, fallback=policy), scenario, backend)
+    daemon = DecisionCycle(AgentConfig(policy=policy, fallback=policy), scenario, backend)
     await backend.start()
     try:
         started = time.perf_counter()

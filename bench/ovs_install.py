@@ -21,7 +21,7 @@ from agent.model.scenario import load_scenario
 from agent.model.types import Decision
 from agent.model.wiring import Wiring, synthetic_wiring
 from agent.policies.registry import make_policy
-from agent.rules.compiler import RuleCompiler, Topology
+from agent.rules.compiler import CompileContext, RuleCompiler
 from agent.rules.diff import Change, plan_changes
 from agent.sim.engine import Simulator
 from agent.southbound.controller_client import ControllerClient
@@ -33,7 +33,7 @@ from tests.support.ovs_testbed import OvsTestbed, TestbedSpec, ensure_ovs, wait_
 from tests.support.processes import start_controller  # noqa: E402
 
 
-def abilene_rules(dpids: list[int]) -> tuple[Topology, Decision, Decision]:
+def abilene_rules(dpids: list[int]) -> tuple[CompileContext, Decision, Decision]:
     scenario = load_scenario(ROOT / "topologies/scenarios/abilene-in3.yaml")
     synthetic = synthetic_wiring(scenario.network)
     wiring = Wiring(
@@ -43,7 +43,7 @@ def abilene_rules(dpids: list[int]) -> tuple[Topology, Decision, Decision]:
         ingress_ports=synthetic.ingress_ports,
         hosts=synthetic.hosts,
     )
-    topology = Topology(scenario.network, scenario.services, wiring)
+    topology = CompileContext(scenario.network, scenario.services, wiring)
     first = make_policy("shortest-path", policy_context(scenario, 0)).predict(
         Simulator(scenario).observation
     )
@@ -63,7 +63,7 @@ async def timed_apply(client: ControllerClient, changes: list[Change]) -> float:
 
 
 async def measure(
-    address: str, topology: Topology, first: Decision, second: Decision, repeats: int
+    address: str, topology: CompileContext, first: Decision, second: Decision, repeats: int
 ) -> dict[str, list[float]]:
     compiler = RuleCompiler(topology)
     full, modify, readback = [], [], []

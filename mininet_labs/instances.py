@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-Placement = dict[str, frozenset[str]]
+from agent.southbound.instances import InstanceSet
 
 
 class InstanceError(RuntimeError):
@@ -73,25 +73,25 @@ class LabInstanceManager:
         self._running[node] = running
         self.requests.append((self.clock(), verb, node, sf))
 
-    def start_sync(self, wanted: Placement) -> Placement:
+    def start_sync(self, wanted: InstanceSet) -> InstanceSet:
         for node, sfs in sorted(wanted.items()):
             for sf in sorted(sfs - self._running.get(node, set())):
                 self._send("start", node, sf)
         return self.running()
 
-    def stop_sync(self, unwanted: Placement) -> Placement:
+    def stop_sync(self, unwanted: InstanceSet) -> InstanceSet:
         for node, sfs in sorted(unwanted.items()):
             for sf in sorted(sfs & self._running.get(node, set())):
                 self._send("stop", node, sf)
         return self.running()
 
-    async def start(self, wanted: Placement) -> Placement:
+    async def start(self, wanted: InstanceSet) -> InstanceSet:
         return await asyncio.to_thread(self.start_sync, wanted)
 
-    async def stop(self, unwanted: Placement) -> Placement:
+    async def stop(self, unwanted: InstanceSet) -> InstanceSet:
         return await asyncio.to_thread(self.stop_sync, unwanted)
 
-    def running(self) -> Placement:
+    def running(self) -> InstanceSet:
         return {node: frozenset(sfs) for node, sfs in sorted(self._running.items()) if sfs}
 
     def follow(self, placement: dict[str, list[str]]) -> None:
@@ -103,14 +103,14 @@ class LabInstanceManager:
         self.stop_sync({n: sfs for n, sfs in unwanted.items() if sfs})
 
 
-def placement_json(placement: Placement) -> dict[str, list[str]]:
+def placement_json(placement: InstanceSet) -> dict[str, list[str]]:
     return {node: sorted(sfs) for node, sfs in sorted(placement.items())}
 
 
-def parse_placement(value: object) -> Placement:
+def parse_placement(value: object) -> InstanceSet:
     if not isinstance(value, dict):
         raise ValueError("placement must be an object {node: [sf, ...]}")
-    out: Placement = {}
+    out: InstanceSet = {}
     for node, sfs in value.items():
         if not isinstance(node, str) or not isinstance(sfs, list):
             raise ValueError("placement must be an object {node: [sf, ...]}")

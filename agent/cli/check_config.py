@@ -55,9 +55,9 @@ def describe(path: Path) -> str:
             load_wiring(config.controller.wiring, ready.scenario.network)
         return f"agent configuration: backend {config.backend.value}, policy {config.policy}"
     if DEEPCOORD_AGENT_KEYS & set(data):
-        from agent.train.coordination_config import load_agent_config
+        from agent.train.coordination_config import load_deepcoord_config
 
-        agent = load_agent_config(path)
+        agent = load_deepcoord_config(path)
         return f"DeepCoord agent configuration: {agent.agent_type}"
     if "switches" in data:
         return "wiring file (checked against a network when the agent loads it)"

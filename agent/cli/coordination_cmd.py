@@ -126,14 +126,14 @@ def train_coordination(
     began = time.perf_counter()
     from agent.train.coordination_config import (
         budget_warning,
-        load_agent_config,
+        load_deepcoord_config,
         make_run_directory,
         resolved_config,
     )
 
     with input_errors():
         loaded = with_schedule(resolve_scenario(scenario, network, service, traffic), schedule_mode)
-        config = load_agent_config(agent_yaml)
+        config = load_deepcoord_config(agent_yaml)
     name = algorithm or config.agent_type.lower()
     warning = None if resume else budget_warning(config, name, steps)
     if warning:

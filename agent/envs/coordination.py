@@ -42,8 +42,7 @@ import gymnasium as gym
 import numpy as np
 import numpy.typing as npt
 
-from agent.model import deepcoord as encoding
-from agent.model.deepcoord import RATE_UNIT_MS
+from agent.model.deepcoord import CoordinationLayout as CoordinationLayout
 from agent.model.deepcoord import postprocess as postprocess
 from agent.model.scenario import Scenario
 from agent.model.types import Decision, Observation
@@ -66,60 +65,30 @@ OBJECTIVES: tuple[str, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class CoordinationLayout:
-    """Observation and action layout of one network and service."""
-
-    nodes: tuple[str, ...]
-    rows: tuple[tuple[str, str], ...]  # (chain, sf)
-    caps: tuple[float, ...]
-    ingress: tuple[str, ...]
-    observe_load: bool = False
-
-    @staticmethod
-    def of(scenario: Scenario, observe_load: bool = False) -> CoordinationLayout:
-        net = scenario.network
-        rows = tuple(
-            (chain, sf)
-            for chain, sfs in scenario.services.chains.items()
-            for sf in dict.fromkeys(sfs)
-        )
-        return CoordinationLayout(
-            tuple(net.node_ids),
-            rows,
-            tuple(float(n.cap) for n in net.nodes),
-            tuple(net.ingress),
-            observe_load,
-        )
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.nodes)
-
-    @property
-    def obs_size(self) -> int:
-        return self.n_nodes * (2 if self.observe_load else 1)
-
-    @property
-    def action_shape(self) -> tuple[int, int, int]:
-        return (self.n_nodes, len(self.rows), self.n_nodes)
-
-    @property
-    def action_size(self) -> int:
-        n, r, d = self.action_shape
-        return n * r * d
+def layout_of(scenario: Scenario, observe_load: bool = False) -> CoordinationLayout:
+    """The layout of a scenario: its nodes, (chain, SF) rows, capacities and ingress."""
+    net = scenario.network
+    rows = tuple(
+        (chain, sf) for chain, sfs in scenario.services.chains.items() for sf in dict.fromkeys(sfs)
+    )
+    return CoordinationLayout(
+        tuple(net.node_ids),
+        rows,
+        tuple(float(n.cap) for n in net.nodes),
+        tuple(net.ingress),
+        observe_load,
+    )
 
 
 def observation_vector(layout: CoordinationLayout, observation: Observation) -> Obs:
     """DeepCoord's observation: ingress rate per node (and load / capacity)."""
-    return encoding.observation_vector(layout.nodes, layout.observe_load, RATE_UNIT_MS, observation)
+    return layout.observe(observation)
 
 
 def weights_to_decision(
     layout: CoordinationLayout, weights: npt.NDArray[np.float64], policy: str
 ) -> Decision:
-    """A post-processed (N, R, N) weight array as a Decision; placement from the schedule."""
-    return encoding.weights_to_decision(layout.nodes, layout.rows, weights, policy)
+    return layout.decision(weights, policy)
 
 
 @dataclass(frozen=True)
@@ -147,7 +116,7 @@ class CoordinationEnv(gym.Env[Obs, Act]):
     ) -> None:
         self.metadata = {"render_modes": []}
         self.scenario = scenario
-        self.layout = CoordinationLayout.of(scenario, observe_load)
+        self.layout = layout_of(scenario, observe_load)
         self.reward_config = reward or RewardConfig()
         self.episode_steps = episode_steps
         self.threshold = threshold

@@ -14,6 +14,7 @@ read in training.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -72,3 +73,42 @@ def weights_to_decision(
             }
         schedule[node] = per_chain
     return Decision(placement_from_schedule(schedule), schedule, policy)
+
+
+@dataclass(frozen=True)
+class CoordinationLayout:
+    """Observation and action layout of one network and service, shared by the training
+    environment and the trained policy: nodes in network order; *rows* are the (chain, SF)
+    pairs; an action is N x R x N weights (node, row, destination)."""
+
+    nodes: tuple[str, ...]
+    rows: tuple[tuple[str, str], ...]  # (chain, sf)
+    caps: tuple[float, ...] = ()
+    ingress: tuple[str, ...] = ()
+    observe_load: bool = False
+    rate_unit_ms: float = RATE_UNIT_MS
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.nodes)
+
+    @property
+    def obs_size(self) -> int:
+        return self.n_nodes * (2 if self.observe_load else 1)
+
+    @property
+    def action_shape(self) -> tuple[int, int, int]:
+        return (self.n_nodes, len(self.rows), self.n_nodes)
+
+    @property
+    def action_size(self) -> int:
+        n, r, d = self.action_shape
+        return n * r * d
+
+    def observe(self, observation: Observation) -> npt.NDArray[np.float32]:
+        """DeepCoord's observation: ingress rate per node (and load / capacity)."""
+        return observation_vector(self.nodes, self.observe_load, self.rate_unit_ms, observation)
+
+    def decision(self, weights: npt.NDArray[np.float64], policy: str) -> Decision:
+        """Post-processed (N, R, N) weights as a Decision."""
+        return weights_to_decision(self.nodes, self.rows, weights, policy)

@@ -117,7 +117,7 @@ def group_id(chain: int, position: int) -> int:
 
 
 @dataclass(frozen=True)
-class Topology:
+class CompileContext:
     """What the compiler needs besides the decision."""
 
     network: Network
@@ -131,7 +131,7 @@ class RuleCompiler:
 
     def __init__(
         self,
-        topology: Topology,
+        topology: CompileContext,
         down_nodes: frozenset[str] = frozenset(),
         down_links: frozenset[frozenset[str]] = frozenset(),
     ) -> None:

@@ -20,7 +20,7 @@ from agent.rules.intents import Intent
 from agent.runtime.overrides import Overrides
 from agent.runtime.safety import make_safe
 from agent.southbound.base import Snapshot
-from agent.southbound.instances import Placement, added
+from agent.southbound.instances import InstanceSet, added
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ class Plan:
     decision: Decision  # after overrides and safety checks
     intents: tuple[Intent, ...]
     changes: tuple[Change, ...]
-    start: Placement
-    stop: Placement
+    start: InstanceSet
+    stop: InstanceSet
 
 
 def visible(installed: Sequence[Intent], unreachable: frozenset[int]) -> list[Intent]:
@@ -71,11 +71,11 @@ def plan(
     safe: Decision,
     intents: Sequence[Intent],
     installed: Sequence[Intent],
-    running: Placement,
+    running: InstanceSet,
 ) -> Plan:
     """The batch and the instance changes that take the network from ``installed`` and
     ``running`` to ``intents`` and the decision's placement."""
-    wanted: Placement = {n: frozenset(sfs) for n, sfs in safe.placement.items() if sfs}
+    wanted: InstanceSet = {n: frozenset(sfs) for n, sfs in safe.placement.items() if sfs}
     changes = plan_changes(visible(installed, snap.unreachable), intents)
     return Plan(
         safe, tuple(intents), tuple(changes), added(running, wanted), added(wanted, running)

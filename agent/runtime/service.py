@@ -37,7 +37,7 @@ from agent.runtime.config import (
     read_token,
     state_dir,
 )
-from agent.runtime.daemon import CycleRecord, Daemon, StageFailed
+from agent.runtime.cycle import CycleRecord, DecisionCycle, StageFailed
 from agent.runtime.logs import configure
 from agent.runtime.overrides import Overrides
 from agent.runtime.sdnotify import Notifier
@@ -176,7 +176,9 @@ class AgentService:
         self.backend = make_backend(config, self.scenario)
         folder = state_dir(config)
         overrides = Overrides(folder / "overrides.json" if folder else None)
-        self.daemon = Daemon(config, self.scenario, self.backend, make_instances(config), overrides)
+        self.daemon = DecisionCycle(
+            config, self.scenario, self.backend, make_instances(config), overrides
+        )
         self.view = RunningDaemon(self.daemon, self.source)
         self.stop_event = asyncio.Event()
         self.wake = asyncio.Event()

@@ -8,7 +8,7 @@ import time
 from typing import Any, Protocol
 
 from agent.rules.diff import count_rules
-from agent.runtime.daemon import STALL_INTERVALS, Daemon, StageFailed
+from agent.runtime.cycle import STALL_INTERVALS, DecisionCycle, StageFailed
 from agent.runtime.overrides import OverrideSpec
 
 
@@ -32,9 +32,9 @@ class DaemonView(Protocol):
 
 
 class RunningDaemon:
-    """Implements DaemonView over a Daemon and what the service knows about itself."""
+    """Implements DaemonView over a DecisionCycle and what the service knows about itself."""
 
-    def __init__(self, daemon: Daemon, config_source: str) -> None:
+    def __init__(self, daemon: DecisionCycle, config_source: str) -> None:
         self.daemon = daemon
         self.config_source = config_source
         self.started = time.time()

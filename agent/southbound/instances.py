@@ -7,12 +7,12 @@ those it no longer needs, after the rules that sent traffic there are gone. Both
 and return plain data, so an orchestrator adapter (Kubernetes, OpenStack, the Mininet
 lab's process manager) is a small class with these three methods:
 
-    async def start(self, wanted: Placement) -> Placement   # returns what now runs
-    async def stop(self, unwanted: Placement) -> Placement  # returns what now runs
-    def running(self) -> Placement
+    async def start(self, wanted: InstanceSet) -> InstanceSet   # returns what now runs
+    async def stop(self, unwanted: InstanceSet) -> InstanceSet  # returns what now runs
+    def running(self) -> InstanceSet
 
-``Placement`` maps a node to the SF names placed there. A manager that fails to start
-an instance raises ``InstanceError``; the daemon then keeps the previous rules.
+``InstanceSet`` maps a node to the SF names placed there. A manager that fails to start
+an instance raises ``InstanceError``; the decision cycle then keeps the previous rules.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import structlog
 
 log = structlog.get_logger("agent.instances")
 
-Placement = dict[str, frozenset[str]]
+InstanceSet = dict[str, frozenset[str]]
 
 
 class InstanceError(RuntimeError):
@@ -33,11 +33,11 @@ class InstanceError(RuntimeError):
 
 
 class InstanceManager(Protocol):
-    async def start(self, wanted: Placement) -> Placement: ...
+    async def start(self, wanted: InstanceSet) -> InstanceSet: ...
 
-    async def stop(self, unwanted: Placement) -> Placement: ...
+    async def stop(self, unwanted: InstanceSet) -> InstanceSet: ...
 
-    def running(self) -> Placement: ...
+    def running(self) -> InstanceSet: ...
 
 
 class LoggingInstanceManager:
@@ -48,7 +48,7 @@ class LoggingInstanceManager:
         self._running: dict[str, set[str]] = {}
         self.requests: list[tuple[str, str, str]] = []  # (start|stop, node, sf)
 
-    async def start(self, wanted: Placement) -> Placement:
+    async def start(self, wanted: InstanceSet) -> InstanceSet:
         for node, sfs in sorted(wanted.items()):
             for sf in sorted(sfs - self._running.get(node, set())):
                 log.info("start instance", node=node, sf=sf)
@@ -56,7 +56,7 @@ class LoggingInstanceManager:
                 self._running.setdefault(node, set()).add(sf)
         return self.running()
 
-    async def stop(self, unwanted: Placement) -> Placement:
+    async def stop(self, unwanted: InstanceSet) -> InstanceSet:
         for node, sfs in sorted(unwanted.items()):
             for sf in sorted(sfs & self._running.get(node, set())):
                 log.info("stop instance", node=node, sf=sf)
@@ -64,11 +64,11 @@ class LoggingInstanceManager:
                 self._running[node].discard(sf)
         return self.running()
 
-    def running(self) -> Placement:
+    def running(self) -> InstanceSet:
         return {node: frozenset(sfs) for node, sfs in self._running.items() if sfs}
 
 
-def added(old: Placement, new: Placement) -> Placement:
+def added(old: InstanceSet, new: InstanceSet) -> InstanceSet:
     """What ``new`` places that ``old`` does not."""
     out = {node: sfs - old.get(node, frozenset()) for node, sfs in new.items()}
     return {node: sfs for node, sfs in out.items() if sfs}
@@ -85,10 +85,10 @@ class JsonLinesInstanceManager:
             raise ValueError("the instance manager endpoint must be unix:PATH")
         self.path = endpoint.removeprefix("unix:")
         self.timeout = timeout
-        self._running: Placement = {}
+        self._running: InstanceSet = {}
         self._lock = asyncio.Lock()
 
-    async def _call(self, request: dict[str, Any]) -> Placement:
+    async def _call(self, request: dict[str, Any]) -> InstanceSet:
         async with self._lock:
             try:
                 reader, writer = await asyncio.wait_for(
@@ -112,15 +112,15 @@ class JsonLinesInstanceManager:
             self._running = {str(n): frozenset(map(str, sfs)) for n, sfs in running.items()}
             return dict(self._running)
 
-    async def start(self, wanted: Placement) -> Placement:
+    async def start(self, wanted: InstanceSet) -> InstanceSet:
         return await self._call({"op": "start", "placement": _wire(wanted)})
 
-    async def stop(self, unwanted: Placement) -> Placement:
+    async def stop(self, unwanted: InstanceSet) -> InstanceSet:
         return await self._call({"op": "stop", "placement": _wire(unwanted)})
 
-    def running(self) -> Placement:
+    def running(self) -> InstanceSet:
         return dict(self._running)
 
 
-def _wire(placement: Placement) -> dict[str, list[str]]:
+def _wire(placement: InstanceSet) -> dict[str, list[str]]:
     return {node: sorted(sfs) for node, sfs in sorted(placement.items())}

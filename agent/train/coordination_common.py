@@ -31,14 +31,14 @@ from agent.policies.coordination.policy import (
     network_facts,
     save_policy,
 )
-from agent.train.coordination_config import AgentConfig as AgentConfig  # re-exported
+from agent.train.coordination_config import DeepCoordConfig as DeepCoordConfig  # re-exported
 from agent.train.coordination_config import (
     file_hash,
     make_run_directory,
     resolved_config,
     warm_start_enabled,
 )
-from agent.train.coordination_config import load_agent_config as load_agent_config
+from agent.train.coordination_config import load_deepcoord_config as load_deepcoord_config
 from agent.train.progress import PhaseTracker, Progress
 from agent.train.run_log import CurveLog
 from agent.train.schedule_search import (
@@ -50,7 +50,7 @@ from agent.train.schedule_search import (
 )
 
 
-def make_env(scenario: Scenario, config: AgentConfig, seed: int) -> CoordinationEnv:
+def make_env(scenario: Scenario, config: DeepCoordConfig, seed: int) -> CoordinationEnv:
     return CoordinationEnv(
         scenario,
         config.reward(),
@@ -61,7 +61,7 @@ def make_env(scenario: Scenario, config: AgentConfig, seed: int) -> Coordination
     )
 
 
-def make_actor(env: CoordinationEnv, config: AgentConfig) -> Actor:
+def make_actor(env: CoordinationEnv, config: DeepCoordConfig) -> Actor:
     layout = env.layout
     return Actor(
         layout.obs_size,
@@ -77,7 +77,7 @@ class TrainSettings:
     """One training run: what the CLI (or a test) hands a trainer."""
 
     scenario: Scenario
-    config: AgentConfig
+    config: DeepCoordConfig
     steps: int
     seed: int = 0
     out: Path | None = None  # run directory; None: nothing written
@@ -155,7 +155,7 @@ def warm_start(env: CoordinationEnv, actor: Actor, settings: TrainSettings) -> f
     return teacher_score
 
 
-def search_args(cfg: AgentConfig, seed: int) -> SearchArgs:
+def search_args(cfg: DeepCoordConfig, seed: int) -> SearchArgs:
     return SearchArgs(
         iterations=cfg.pretrain_search_iterations,
         population=cfg.pretrain_search_population,

@@ -32,7 +32,7 @@ from agent.envs.coordination import OBJECTIVES, RewardConfig
 from agent.model.errors import InputError
 
 
-class AgentConfig(BaseModel):
+class DeepCoordConfig(BaseModel):
     """DeepCoord's agent YAML (``res/config/agent/ddpg/*.yaml``) and our additions."""
 
     model_config = ConfigDict(extra="forbid")
@@ -98,13 +98,13 @@ class AgentConfig(BaseModel):
         )
 
 
-def load_agent_config(path: str | Path) -> AgentConfig:
+def load_deepcoord_config(path: str | Path) -> DeepCoordConfig:
     try:
         data = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise InputError(path, "", f"cannot read agent YAML: {exc}") from None
     try:
-        config = AgentConfig.model_validate(data)
+        config = DeepCoordConfig.model_validate(data)
         config.reward()
     except ValidationError as exc:
         first = exc.errors()[0]
@@ -115,7 +115,7 @@ def load_agent_config(path: str | Path) -> AgentConfig:
     return config
 
 
-def resolved_config(config: AgentConfig, steps: int, seed: int) -> dict[str, Any]:
+def resolved_config(config: DeepCoordConfig, steps: int, seed: int) -> dict[str, Any]:
     return {"agent": config.model_dump(), "steps": steps, "seed": seed}
 
 
@@ -139,11 +139,11 @@ def make_run_directory(
     return run
 
 
-def warm_start_enabled(config: AgentConfig) -> bool:
+def warm_start_enabled(config: DeepCoordConfig) -> bool:
     return config.pretrain_search_iterations > 0 and config.pretrain_bc_steps > 0
 
 
-def first_actor_update(config: AgentConfig, algorithm: str, start: int = 0) -> int:
+def first_actor_update(config: DeepCoordConfig, algorithm: str, start: int = 0) -> int:
     """The first training step at which the actor is updated (TD3: at the earliest): after
     both warm-ups and once the replay buffer, empty at ``start``, holds one batch."""
     first = max(config.nb_steps_warmup_critic, start + config.batch_size - 1) + 1
@@ -152,7 +152,9 @@ def first_actor_update(config: AgentConfig, algorithm: str, start: int = 0) -> i
     return max(first, config.nb_steps_warmup_actor + 1)
 
 
-def budget_warning(config: AgentConfig, algorithm: str, steps: int, start: int = 0) -> str | None:
+def budget_warning(
+    config: DeepCoordConfig, algorithm: str, steps: int, start: int = 0
+) -> str | None:
     """A sentence when ``steps`` ends before the actor's first update: the saved policy is
     then the warm start (or the untrained initial actor) alone."""
     first = first_actor_update(config, algorithm, start)

@@ -43,7 +43,7 @@ from agent.train.coordination_common import (
     run_directory,
     warm_start,
 )
-from agent.train.coordination_config import AgentConfig
+from agent.train.coordination_config import DeepCoordConfig
 from agent.train.replay import ReplayBuffer
 from agent.train.run_log import CurveLog, load_checkpoint, save_checkpoint
 
@@ -67,7 +67,7 @@ class DDPGArgs:
     bc_weight: float
 
     @staticmethod
-    def of(config: AgentConfig) -> DDPGArgs:
+    def of(config: DeepCoordConfig) -> DDPGArgs:
         return DDPGArgs(
             config.gamma,
             config.target_model_update,

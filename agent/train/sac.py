@@ -30,7 +30,7 @@ from agent.train.coordination_common import (
     run_directory,
     warm_start,
 )
-from agent.train.coordination_config import AgentConfig
+from agent.train.coordination_config import DeepCoordConfig
 from agent.train.ddpg import Critic, DDPGArgs, decayed, soft_update
 from agent.train.replay import ReplayBuffer
 from agent.train.run_log import CurveLog, load_checkpoint, save_checkpoint
@@ -42,7 +42,7 @@ class SACArgs(DDPGArgs):
     init_log_std: float = -1.0
 
     @staticmethod
-    def of(config: AgentConfig) -> SACArgs:
+    def of(config: DeepCoordConfig) -> SACArgs:
         return SACArgs(**vars(DDPGArgs.of(config)), alpha=config.sac_alpha)
 
 

@@ -26,7 +26,7 @@ from agent.train.coordination_common import (
     run_directory,
     warm_start,
 )
-from agent.train.coordination_config import AgentConfig
+from agent.train.coordination_config import DeepCoordConfig
 from agent.train.ddpg import Critic, DDPGArgs, decayed, soft_update
 from agent.train.replay import ReplayBuffer
 from agent.train.run_log import CurveLog, load_checkpoint, save_checkpoint
@@ -39,7 +39,7 @@ class TD3Args(DDPGArgs):
     policy_delay: int = 2
 
     @staticmethod
-    def of(config: AgentConfig) -> TD3Args:
+    def of(config: DeepCoordConfig) -> TD3Args:
         base = DDPGArgs.of(config)
         return TD3Args(
             **vars(base),

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from agent.api.app import make_app
 from agent.model.scenario import load_scenario
 from agent.runtime.config import AgentConfig
-from agent.runtime.daemon import Daemon
+from agent.runtime.cycle import DecisionCycle
 from agent.runtime.view import RunningDaemon
 from tests.conftest import TOPOLOGIES
 
@@ -23,12 +23,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-async def daemon() -> AsyncIterator[Daemon]:
+async def daemon() -> AsyncIterator[DecisionCycle]:
     from agent.southbound.sim_backend import SimBackend
 
     scenario = load_scenario(TOPOLOGIES / "scenarios/abilene-in3.yaml")
     backend = SimBackend(scenario, time_scale=1e-3, seed=2)
-    daemon = Daemon(AgentConfig(), scenario, backend)
+    daemon = DecisionCycle(AgentConfig(), scenario, backend)
     await backend.start()
     yield daemon
     await backend.stop()
@@ -36,6 +36,6 @@ async def daemon() -> AsyncIterator[Daemon]:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, daemon: Daemon) -> Client:
+async def client(aiohttp_client: Any, daemon: DecisionCycle) -> Client:
     made: Client = await aiohttp_client(make_app(RunningDaemon(daemon, "test"), TOKEN))
     return made

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent.runtime.daemon import Daemon
+from agent.runtime.cycle import DecisionCycle
 from tests.api.conftest import AUTH, TOKEN, Client
 
 
@@ -18,7 +18,7 @@ def assert_error(body: dict[str, Any], status: int) -> None:
     assert body["error"]["code"] and body["error"]["message"]
 
 
-async def test_live_and_ready(client: Client, daemon: Daemon) -> None:
+async def test_live_and_ready(client: Client, daemon: DecisionCycle) -> None:
     assert (await client.get("/livez")).status == 200
     response = await client.get("/readyz")
     assert response.status == 503
@@ -33,7 +33,7 @@ async def test_live_and_ready(client: Client, daemon: Daemon) -> None:
     assert response.status == 200 and (await response.json())["ready"] is True
 
 
-async def test_status_topology_decision_rules(client: Client, daemon: Daemon) -> None:
+async def test_status_topology_decision_rules(client: Client, daemon: DecisionCycle) -> None:
     assert (await client.get("/decisions/latest")).status == 404
     await daemon.cycle()
     status = await (await client.get("/status")).json()
@@ -49,13 +49,15 @@ async def test_status_topology_decision_rules(client: Client, daemon: Daemon) ->
     assert len(rules) == len(daemon.installed) and {r["kind"] for r in rules} == {"flow", "group"}
 
 
-async def test_recovery_is_empty_while_nothing_failed(client: Client, daemon: Daemon) -> None:
+async def test_recovery_is_empty_while_nothing_failed(
+    client: Client, daemon: DecisionCycle
+) -> None:
     await daemon.cycle()
     body = await (await client.get("/recovery")).json()
     assert body == {"failed": False, "down_nodes": [], "down_links": [], "plan": None}
 
 
-async def test_metrics(client: Client, daemon: Daemon) -> None:
+async def test_metrics(client: Client, daemon: DecisionCycle) -> None:
     for _ in range(3):
         await daemon.cycle()
     text = await (await client.get("/metrics")).text()
@@ -148,7 +150,7 @@ async def test_malformed_bodies_get_400(client: Client, body: object, fragment: 
     assert fragment.lower() in payload["error"]["message"].lower()
 
 
-async def test_override_lifecycle(client: Client, daemon: Daemon) -> None:
+async def test_override_lifecycle(client: Client, daemon: DecisionCycle) -> None:
     pin = {
         "kind": "pin",
         "node": "pop0",

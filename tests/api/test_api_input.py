@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from agent.api.server import ApiProcess
-from agent.runtime.daemon import Daemon
+from agent.runtime.cycle import DecisionCycle
 from agent.runtime.overrides import MAX_OVERRIDES
 from agent.runtime.view import RunningDaemon
 from tests.api.conftest import AUTH, TOKEN, Client
@@ -67,7 +67,7 @@ async def test_a_policy_for_another_network_is_refused_at_once(client: Client) -
 
 
 async def test_the_api_process_answers_protocol_errors_in_the_error_shape(
-    daemon: Daemon,
+    daemon: DecisionCycle,
 ) -> None:
     server = ApiProcess()
     await server.start(RunningDaemon(daemon, "test"), TOKEN, "127.0.0.1:0")
@@ -97,7 +97,7 @@ def exchange(host: str, port: int, raw: bytes) -> bytes:
     return b"".join(chunks)
 
 
-async def test_rules_and_decisions_filter(client: Client, daemon: Daemon) -> None:
+async def test_rules_and_decisions_filter(client: Client, daemon: DecisionCycle) -> None:
     await daemon.cycle()
     everything = (await (await client.get("/rules")).json())["rules"]
     dpid = everything[0]["dpid"]

@@ -8,8 +8,8 @@ import pytest
 from agent.envs.coordination import (
     OBJECTIVES,
     CoordinationEnv,
-    CoordinationLayout,
     RewardConfig,
+    layout_of,
     postprocess,
 )
 from agent.model.scenario import Scenario, scenario_from_files
@@ -26,7 +26,7 @@ def abilene(ingress: int = 2) -> Scenario:
 
 
 def test_layout_follows_network_and_chain_order() -> None:
-    layout = CoordinationLayout.of(abilene(), observe_load=True)
+    layout = layout_of(abilene(), observe_load=True)
     assert layout.nodes[:3] == ("pop0", "pop1", "pop2")
     assert layout.rows == (("sfc_1", "a"), ("sfc_1", "b"), ("sfc_1", "c"))
     assert layout.action_shape == (11, 3, 11)

@@ -23,7 +23,7 @@ from agent.policies.coordination.policy import SHIPPED, save_policy
 from agent.policies.registry import make_policy
 from agent.sim.engine import Simulator
 from agent.train.coordination_common import (
-    AgentConfig,
+    DeepCoordConfig,
     TrainSettings,
     make_actor,
     make_card,
@@ -34,7 +34,7 @@ from tests.envs.test_coordination import abilene
 
 
 def write_policy(directory: Path, scenario: Scenario, observe_load: bool = False) -> None:
-    config = AgentConfig(
+    config = DeepCoordConfig(
         observation_space=["ingress_traffic", "node_load"] if observe_load else ["ingress_traffic"]
     )
     torch.manual_seed(0)

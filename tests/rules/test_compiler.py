@@ -12,8 +12,8 @@ from agent.model.wiring import synthetic_wiring
 from agent.rules.compiler import (
     ETH_MPLS,
     SELECT_SLOTS,
+    CompileContext,
     RuleCompiler,
-    Topology,
     bucket_destinations,
     group_id,
     label,
@@ -30,7 +30,7 @@ def scenario() -> Scenario:
 
 
 def compiler_for(scenario: Scenario, down: frozenset[str] = frozenset()) -> RuleCompiler:
-    topo = Topology(scenario.network, scenario.services, synthetic_wiring(scenario.network))
+    topo = CompileContext(scenario.network, scenario.services, synthetic_wiring(scenario.network))
     return RuleCompiler(topo, down)
 
 

@@ -37,7 +37,7 @@ from hypothesis import strategies as st
 from agent.model.scenario import Failure, Scenario, ScheduleMode, load_scenario
 from agent.model.types import Decision, placement_from_schedule
 from agent.model.wiring import Wiring, synthetic_wiring
-from agent.rules.compiler import SELECT_SLOTS, RuleCompiler, Topology, label
+from agent.rules.compiler import SELECT_SLOTS, CompileContext, RuleCompiler, label
 from agent.rules.diff import plan_changes
 from agent.rules.intents import FlowIntent, GroupIntent, Intent
 from agent.runtime.overrides import Overrides
@@ -120,7 +120,7 @@ def compile_case(
     name: str, decision: Decision, down_nodes: frozenset[str], down_links: frozenset[frozenset[str]]
 ) -> Case:
     scen = scenario(name)
-    topo = Topology(scen.network, scen.services, wiring(name), scen.routing)
+    topo = CompileContext(scen.network, scen.services, wiring(name), scen.routing)
     compiled = Compiled(scen.network, scen.services, lambda dn, dl: RuleCompiler(topo, dn, dl))
     snap = Snapshot(None, down_nodes, down_links, frozenset(), {})
     safe, intents = compiled(decision, Overrides(), snap)

@@ -15,11 +15,11 @@ from agent.model.types import Decision, Observation
 from agent.policies.base import Policy
 from agent.policies.recovery.planner import recovery_report
 from agent.runtime.config import AgentConfig
-from agent.runtime.daemon import STALL_INTERVALS, Daemon
+from agent.runtime.cycle import STALL_INTERVALS, DecisionCycle
 from agent.runtime.view import RunningDaemon
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
-from tests.runtime.test_daemon import Clock
+from tests.runtime.test_cycle import Clock
 
 
 class Hanging:
@@ -58,18 +58,18 @@ def release() -> Iterator[threading.Event]:
 
 
 @pytest.fixture
-async def daemon(scenario: Scenario) -> AsyncIterator[tuple[Daemon, Clock]]:
+async def daemon(scenario: Scenario) -> AsyncIterator[tuple[DecisionCycle, Clock]]:
     clock = Clock()
     backend = SimBackend(scenario, time_scale=1e-4, seed=1, clock=clock)
     config = AgentConfig(decision_interval=1.0, policy_timeout=0.2, stale_after=5.0)
-    daemon = Daemon(config, scenario, backend, clock=clock)
+    daemon = DecisionCycle(config, scenario, backend, clock=clock)
     await backend.start()
     yield daemon, clock
     await backend.stop()
     daemon.executor.shutdown(wait=False)
 
 
-async def ready(daemon: Daemon) -> None:
+async def ready(daemon: DecisionCycle) -> None:
     """Cycles until the daemon is ready (the simulator has produced an observation)."""
     for _ in range(2000):
         await daemon.cycle()
@@ -79,7 +79,7 @@ async def ready(daemon: Daemon) -> None:
     raise AssertionError("never ready")
 
 
-def use(daemon: Daemon, name: str, policy: Policy) -> None:
+def use(daemon: DecisionCycle, name: str, policy: Policy) -> None:
     daemon._policies[name] = policy
 
 
@@ -91,7 +91,7 @@ def test_a_recovery_report_with_every_switch_down_is_an_error_not_stop_iteration
 
 
 async def test_every_switch_down_leaves_the_cycle_running(
-    daemon: tuple[Daemon, Clock], monkeypatch: pytest.MonkeyPatch
+    daemon: tuple[DecisionCycle, Clock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     d, _ = daemon
     await ready(d)
@@ -108,7 +108,7 @@ async def test_every_switch_down_leaves_the_cycle_running(
 
 
 async def test_stop_iteration_in_a_policy_reaches_the_fallback(
-    daemon: tuple[Daemon, Clock],
+    daemon: tuple[DecisionCycle, Clock],
 ) -> None:
     d, _ = daemon
     await ready(d)
@@ -120,7 +120,7 @@ async def test_stop_iteration_in_a_policy_reaches_the_fallback(
 
 
 async def test_a_hanging_policy_hands_over_to_the_fallback_within_its_deadline(
-    daemon: tuple[Daemon, Clock], release: threading.Event
+    daemon: tuple[DecisionCycle, Clock], release: threading.Event
 ) -> None:
     d, _ = daemon
     await ready(d)
@@ -133,7 +133,7 @@ async def test_a_hanging_policy_hands_over_to_the_fallback_within_its_deadline(
 
 
 async def test_a_failing_fallback_fails_the_cycle_and_the_next_one_runs(
-    daemon: tuple[Daemon, Clock],
+    daemon: tuple[DecisionCycle, Clock],
 ) -> None:
     d, _ = daemon
     await ready(d)
@@ -150,7 +150,7 @@ async def test_a_failing_fallback_fails_the_cycle_and_the_next_one_runs(
 
 
 async def test_a_hung_stage_fails_cycles_and_readiness_turns_503_within_three_intervals(
-    daemon: tuple[Daemon, Clock], release: threading.Event
+    daemon: tuple[DecisionCycle, Clock], release: threading.Event
 ) -> None:
     d, clock = daemon
     await ready(d)
@@ -174,7 +174,7 @@ async def test_a_hung_stage_fails_cycles_and_readiness_turns_503_within_three_in
 
 
 async def test_freezing_keeps_the_decision_without_piling_up_notes(
-    daemon: tuple[Daemon, Clock],
+    daemon: tuple[DecisionCycle, Clock],
 ) -> None:
     from agent.runtime.overrides import FreezeOverride, PinOverride
 
@@ -198,7 +198,7 @@ async def test_the_embedded_simulator_plays_on_past_the_scenarios_steps(
     """No seam where an episode would end: monitoring, instances and time run on."""
     short = dataclasses.replace(scenario, steps=3)
     backend = SimBackend(short, time_scale=1e-4, seed=1)
-    daemon = Daemon(AgentConfig(), short, backend)
+    daemon = DecisionCycle(AgentConfig(), short, backend)
     await backend.start()
     try:
         await daemon.cycle()

@@ -14,9 +14,9 @@ from agent.model.types import Decision, Observation
 from agent.model.wiring import synthetic_wiring
 from agent.policies.base import PolicyContext
 from agent.policies.shortest_path import ShortestPathPolicy
-from agent.rules.compiler import RuleCompiler, Topology
+from agent.rules.compiler import CompileContext, RuleCompiler
 from agent.runtime.config import AgentConfig
-from agent.runtime.daemon import Daemon
+from agent.runtime.cycle import DecisionCycle
 from agent.runtime.overrides import Overrides, PinOverride
 from agent.runtime.planner import Choice, Compiled, choose, plan
 from agent.sim.engine import Simulator
@@ -43,7 +43,7 @@ def snapshot(observation: Observation, age: float | None = 0.5, **changes: objec
 
 def compiled_for(scenario: Scenario) -> tuple[Compiled, dict[str, int]]:
     wiring = synthetic_wiring(scenario.network)
-    topology = Topology(scenario.network, scenario.services, wiring, scenario.routing)
+    topology = CompileContext(scenario.network, scenario.services, wiring, scenario.routing)
 
     def compiler(nodes: frozenset[str], links: frozenset[frozenset[str]]) -> RuleCompiler:
         return RuleCompiler(topology, nodes, links)
@@ -116,7 +116,7 @@ async def test_one_snapshot_per_cycle_while_the_simulator_moves_on(scenario: Sce
     )
     backend = SimBackend(failing, time_scale=1.0, seed=1)
     backend.sim = backend._new_simulator()  # stepped by hand, no thread
-    daemon = Daemon(AgentConfig(), failing, backend)
+    daemon = DecisionCycle(AgentConfig(), failing, backend)
     seen: list[frozenset[str]] = []
     inner = ShortestPathPolicy(PolicyContext(failing.network, failing.services, failing.routing))
 

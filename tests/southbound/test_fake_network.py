@@ -9,7 +9,7 @@ import pytest
 
 from agent.model.types import Decision
 from agent.model.wiring import Wiring, synthetic_wiring
-from agent.rules.compiler import RuleCompiler, Topology, label
+from agent.rules.compiler import CompileContext, RuleCompiler, label
 from agent.rules.diff import Change
 from agent.rules.intents import Bucket, FlowIntent, GroupIntent, Intent, flow
 from agent.southbound.fake_network import FakeNetwork, ForwardingError, source_hash
@@ -157,7 +157,7 @@ def test_loops_end_the_walk(wiring: Wiring) -> None:
 
 def test_compiled_chain_runs_its_sfs_and_reaches_the_sink(wiring: Wiring) -> None:
     network = line_network()
-    topo = Topology(network, services(chain=("a", "b", "c")), wiring)
+    topo = CompileContext(network, services(chain=("a", "b", "c")), wiring)
     schedule = {
         "pop0": {"sfc_1": {"a": {"pop1": 1.0}}},
         "pop1": {"sfc_1": {"b": {"pop2": 1.0}}},

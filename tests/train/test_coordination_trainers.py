@@ -10,7 +10,7 @@ import torch
 
 from agent.policies.coordination import load_policy
 from agent.train import ddpg, sac, td3
-from agent.train.coordination_common import AgentConfig, TrainSettings, load_agent_config
+from agent.train.coordination_common import DeepCoordConfig, TrainSettings, load_deepcoord_config
 from agent.train.rollout import policy_context
 from tests.conftest import ROOT
 from tests.envs.test_coordination import abilene
@@ -19,8 +19,8 @@ from tests.envs.test_coordination import abilene
 ANCHOR = ROOT.parent / "shared/anchors/DeepCoord/res/config/agent/ddpg"
 
 
-def small_config(**extra: object) -> AgentConfig:
-    return AgentConfig.model_validate(
+def small_config(**extra: object) -> DeepCoordConfig:
+    return DeepCoordConfig.model_validate(
         {
             "episode_steps": 40,
             "eval_every": 100,
@@ -75,7 +75,7 @@ def test_warm_start_imitates_a_searched_schedule() -> None:
 @pytest.mark.skipif(not ANCHOR.is_dir(), reason="DeepCoord's agent files not here")
 def test_reads_every_deepcoord_agent_yaml() -> None:
     for path in sorted(ANCHOR.glob("*.yaml")):
-        config = load_agent_config(path)
+        config = load_deepcoord_config(path)
         assert config.episode_steps == 200
 
 

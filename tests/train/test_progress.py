@@ -12,7 +12,7 @@ import pytest
 
 from agent.model.scenario import load_scenario
 from agent.train import ddpg, td3
-from agent.train.coordination_common import AgentConfig, TrainSettings
+from agent.train.coordination_common import DeepCoordConfig, TrainSettings
 from agent.train.coordination_config import budget_warning, first_actor_update
 from agent.train.progress import PhaseTracker, ProgressEvent, ProgressPrinter, duration
 from tests.conftest import TOPOLOGIES
@@ -20,8 +20,8 @@ from tests.conftest import TOPOLOGIES
 TRIANGLE = TOPOLOGIES / "scenarios" / "triangle.yaml"
 
 
-def warm_config(**extra: object) -> AgentConfig:
-    return AgentConfig.model_validate(
+def warm_config(**extra: object) -> DeepCoordConfig:
+    return DeepCoordConfig.model_validate(
         {
             "episode_steps": 20,
             "eval_every": 40,

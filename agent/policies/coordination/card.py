@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from agent.model.deepcoord import CoordinationLayout
 from agent.model.network import Network
 from agent.model.yamlfile import YamlDocument
 from agent.policies.base import PolicyContext
@@ -105,24 +105,17 @@ def card_facts(card: PolicyCard) -> dict[str, Any]:
     return {"nodes": net.nodes, "caps": net.caps, "ingress": net.ingress, "links": net.links}
 
 
-@dataclass(frozen=True)
-class Layout:
-    nodes: tuple[str, ...]
-    rows: tuple[tuple[str, str], ...]
-    observe_load: bool
-    rate_unit_ms: float
-    threshold: float
-
-    @staticmethod
-    def of_card(card: dict[str, Any]) -> Layout:
-        layout = card["layout"]
-        return Layout(
-            tuple(card["network"]["nodes"]),
-            tuple((str(c), str(s)) for c, s in layout["rows"]),
-            bool(layout["observe_load"]),
-            float(layout["rate_unit_ms"]),
-            float(card["threshold"]),
-        )
+def layout_of_card(card: dict[str, Any]) -> CoordinationLayout:
+    """The observation and action layout a checked card describes."""
+    layout, network = card["layout"], card["network"]
+    return CoordinationLayout(
+        tuple(network["nodes"]),
+        tuple((str(c), str(s)) for c, s in layout["rows"]),
+        tuple(float(c) for c in network["caps"]),
+        tuple(network["ingress"]),
+        bool(layout["observe_load"]),
+        float(layout["rate_unit_ms"]),
+    )
 
 
 def actor_sizes(card: PolicyCard) -> list[int]:

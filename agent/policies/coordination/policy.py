@@ -23,7 +23,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from agent.model import deepcoord as encoding
+from agent.model.deepcoord import CoordinationLayout
 from agent.model.deepcoord import postprocess as postprocess
 from agent.model.types import Decision, Observation
 from agent.policies.base import PolicyContext
@@ -32,11 +32,11 @@ from agent.policies.coordination.card import (
     CARD_FORMAT,
     CARD_VERSION,
     WEIGHTS_FILE,
-    Layout,
     PolicyCard,
     check_compatible,
     check_policy_files,
     fingerprint,
+    layout_of_card,
     network_facts,
 )
 from agent.policies.coordination.locate import SHIPPED, find_policy, policy_directory, shipped_names
@@ -50,8 +50,8 @@ __all__ = [
     "CARD_VERSION",
     "SHIPPED",
     "WEIGHTS_FILE",
+    "CoordinationLayout",
     "CoordinationPolicy",
-    "Layout",
     "PolicyFileError",
     "PolicyMismatchError",
     "fingerprint",
@@ -70,21 +70,22 @@ class CoordinationPolicy:
     def __init__(self, actor: Actor, card: dict[str, Any], context: PolicyContext | None) -> None:
         self.actor = actor.eval()
         self.card = card
-        self.layout = Layout.of_card(card)
+        self.layout = layout_of_card(card)
+        self.threshold = float(card["threshold"])
         self.name = str(card.get("name", "coordination"))
         if context is not None:
             check_compatible(card, context)
 
     def weights(self, observation: Observation) -> npt.NDArray[np.float64]:
         """Post-processed (N, R, N) schedule weights for ``observation``."""
-        obs = torch.from_numpy(observation_vector(self.layout, observation))[None]
+        obs = torch.from_numpy(self.layout.observe(observation))[None]
         with torch.no_grad():
             raw = self.actor(obs)[0].double().numpy()
         n, r = len(self.layout.nodes), len(self.layout.rows)
-        return postprocess(raw.reshape(n, r, n), self.layout.threshold)
+        return postprocess(raw.reshape(n, r, n), self.threshold)
 
     def predict(self, observation: Observation) -> Decision:
-        return to_decision(self.layout, self.weights(observation), self.name)
+        return self.layout.decision(self.weights(observation), self.name)
 
 
 def load_policy(path: str | Path, context: PolicyContext | None = None) -> CoordinationPolicy:
@@ -128,14 +129,3 @@ def save_policy(directory: Path, actor: Actor, card: dict[str, Any]) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in actor.state_dict().items()}
     save_file(state, str(weights))
     match_mode(weights, card_path)
-
-
-def observation_vector(layout: Layout, observation: Observation) -> npt.NDArray[np.float32]:
-    """Ingress rate per node (one flow per ``rate_unit_ms`` reads 1), then load / capacity."""
-    return encoding.observation_vector(
-        layout.nodes, layout.observe_load, layout.rate_unit_ms, observation
-    )
-
-
-def to_decision(layout: Layout, weights: npt.NDArray[np.float64], policy: str) -> Decision:
-    return encoding.weights_to_decision(layout.nodes, layout.rows, weights, policy)

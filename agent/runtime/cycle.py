@@ -30,7 +30,7 @@ from agent.policies.recovery.base import RatioPolicy, RecoveryPolicy
 from agent.policies.recovery.planner import RecoveryReport, recovery_report
 from agent.policies.recovery.registry import make_recovery_policy
 from agent.policies.registry import make_policy
-from agent.rules.compiler import RuleCompiler, Topology
+from agent.rules.compiler import CompileContext, RuleCompiler
 from agent.rules.diff import plan_changes
 from agent.rules.intents import Intent
 from agent.runtime.config import AgentConfig
@@ -94,7 +94,10 @@ class Counters:
     install_seconds: Histogram = field(default_factory=Histogram)  # batches sent
 
 
-class Daemon:
+class DecisionCycle:
+    """The decision cycle of one scenario and backend; ``AgentService`` runs it on its
+    schedule, handles signals, reloads and the API."""
+
     def __init__(
         self,
         config: AgentConfig,
@@ -223,7 +226,7 @@ class Daemon:
         if key not in self._compilers and len(self._compilers) >= 16:
             self._compilers.clear()  # failure sets come and go; each compiler caches groups
         if key not in self._compilers:
-            topology = Topology(
+            topology = CompileContext(
                 self.scenario.network,
                 self.scenario.services,
                 self.backend.wiring,

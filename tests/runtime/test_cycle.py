@@ -15,10 +15,10 @@ from agent.rules.compiler import group_id
 from agent.rules.diff import Change
 from agent.rules.intents import GroupIntent
 from agent.runtime.config import AgentConfig
-from agent.runtime.daemon import Daemon
+from agent.runtime.cycle import DecisionCycle
 from agent.runtime.overrides import FreezeOverride, PinOverride
 from agent.southbound.base import InstallError, InstallResult, Snapshot
-from agent.southbound.instances import InstanceError, LoggingInstanceManager, Placement
+from agent.southbound.instances import InstanceError, InstanceSet, LoggingInstanceManager
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
 
@@ -44,10 +44,10 @@ def scenario() -> Scenario:
 
 
 @pytest.fixture
-async def setup(scenario: Scenario) -> AsyncIterator[tuple[Daemon, SimBackend, Clock]]:
+async def setup(scenario: Scenario) -> AsyncIterator[tuple[DecisionCycle, SimBackend, Clock]]:
     clock = Clock()
     backend = SimBackend(scenario, time_scale=1e-4, seed=1, clock=clock)
-    daemon = Daemon(AgentConfig(stale_after=5.0), scenario, backend)
+    daemon = DecisionCycle(AgentConfig(stale_after=5.0), scenario, backend)
     await backend.start()
     yield daemon, backend, clock
     await backend.stop()
@@ -61,7 +61,7 @@ async def step_once(backend: SimBackend) -> None:
         await asyncio.sleep(0.005)
 
 
-def group_weights(daemon: Daemon, node: str, position: int) -> list[int]:
+def group_weights(daemon: DecisionCycle, node: str, position: int) -> list[int]:
     """Sorted bucket weight per destination (the MPLS label a bucket pushes)."""
     dpid = daemon.backend.wiring.dpids[node]
     for intent in daemon.installed:
@@ -177,7 +177,7 @@ async def test_freeze_keeps_the_last_decision(setup) -> None:
 
 
 async def test_backend_outage_is_survived_and_reconciled(
-    setup: tuple[Daemon, SimBackend, Clock], monkeypatch: pytest.MonkeyPatch
+    setup: tuple[DecisionCycle, SimBackend, Clock], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     daemon, backend, _ = setup
     await daemon.cycle()
@@ -200,7 +200,7 @@ async def test_backend_outage_is_survived_and_reconciled(
 
 
 async def test_instances_start_before_and_stop_after_the_rules(
-    setup: tuple[Daemon, SimBackend, Clock],
+    setup: tuple[DecisionCycle, SimBackend, Clock],
 ) -> None:
     daemon, _, _ = setup
     manager = daemon.instances
@@ -220,14 +220,14 @@ async def test_instances_start_before_and_stop_after_the_rules(
 
 
 async def test_a_failing_instance_manager_keeps_the_rules(
-    setup: tuple[Daemon, SimBackend, Clock],
+    setup: tuple[DecisionCycle, SimBackend, Clock],
 ) -> None:
     daemon, backend, _ = setup
     await daemon.cycle()
     good = sorted(map(repr, await backend.dump()))
 
     class Refusing(LoggingInstanceManager):
-        async def start(self, wanted: Placement) -> Placement:
+        async def start(self, wanted: InstanceSet) -> InstanceSet:
             if wanted:
                 raise InstanceError("no capacity on the compute host")
             return self.running()
@@ -248,7 +248,7 @@ async def test_three_failed_nodes_get_a_repair_plan_within_one_cycle(scenario: S
     failures = tuple(Failure(down_at=0.0, up_at=None, node=n) for n in failed)
     broken = dataclasses.replace(scenario, failures=failures)
     backend = SimBackend(broken, time_scale=1e-4, seed=1)
-    daemon = Daemon(AgentConfig(), broken, backend)
+    daemon = DecisionCycle(AgentConfig(), broken, backend)
     await backend.start()
     try:
         await daemon.cycle()
@@ -307,7 +307,7 @@ class DisconnectingBackend(SimBackend):
 
 async def test_a_disconnected_switchs_rules_stay_out_of_the_batch(scenario: Scenario) -> None:
     backend = DisconnectingBackend(scenario, time_scale=1e-4, seed=1)
-    daemon = Daemon(AgentConfig(), scenario, backend)
+    daemon = DecisionCycle(AgentConfig(), scenario, backend)
     await backend.start()
     try:
         assert (await daemon.cycle()).install_ok
