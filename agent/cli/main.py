@@ -104,6 +104,10 @@ def cli() -> None:
             "recovery_cmd:train_recovery",
             "Train a DeepPR policy (DQN with RATIO-guided exploration) and save it to --out.",
         ),
+        "slicing": _lazy(
+            "slicing_cmd:train_slicing",
+            "Train a slicing slave policy (DDPG under ADMM) on SCENARIO and save it to --out.",
+        ),
     },
 )
 def train_group() -> None:
@@ -121,6 +125,10 @@ def train_group() -> None:
         "recovery": _lazy(
             "recovery_cmd:eval_recovery",
             "Compare DeepPR, RATIO and RANDOM with DP-OPT on progressive-recovery instances.",
+        ),
+        "slicing": _lazy(
+            "slicing_cmd:eval_slicing",
+            "Compare slicing methods on the same episodes of SCENARIO.",
         ),
     },
 )

@@ -1,0 +1,91 @@
+"""Slicing at scale: 20 slices x 50 users drawn like the paper's setting
+(``topologies/slicing/paper-20x50.yaml``).
+
+For each instance (seeds S..S+K-1): one decision (all ADMM iterations) by ADMM-DRL (the
+learned slave, numpy) and by ADMM-OPT (the exact slave), each timed as the best of
+``--repeats`` runs; utility of each projected allocation, the ratio ADMM-DRL / ADMM-OPT and
+the time ratio. Writes bench/out/slicing.md (and prints it).
+
+    python bench/slicing.py [--instances 10] [--policy DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from agent.model.slicing import load_slicing_scenario
+from agent.model.slicing_utility import Layout, weighted_utility
+from agent.policies.slicing.admm import project_capacity
+from agent.policies.slicing.learned import SHIPPED, load_slave
+from agent.policies.slicing.methods import admm_drl, admm_opt
+
+HERE = Path(__file__).resolve().parent
+SCENARIO = HERE.parent / "topologies" / "slicing" / "paper-20x50.yaml"
+
+
+def timed(call: Callable[[], np.ndarray], repeats: int) -> tuple[np.ndarray, float]:
+    best, out = float("inf"), np.zeros(0)
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = call()
+        best = min(best, time.perf_counter() - start)
+    return out, best * 1e3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--instances", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=12345678)
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--policy", type=Path, default=SHIPPED / "paper-20x50")
+    args = parser.parse_args()
+    scenario = load_slicing_scenario(SCENARIO)
+    drl = admm_drl(load_slave(args.policy))
+    rows = []
+    for k in range(args.instances):
+        problem = scenario.problem(args.seed + k)
+        layout = Layout.of(problem)
+        demand = scenario.demand(problem, args.seed + k)[0]
+        deficit = np.zeros(layout.alpha.size)
+        x_drl, ms_drl = timed(partial(drl, layout, demand, deficit), args.repeats)
+        x_opt, ms_opt = timed(partial(admm_opt, layout, demand, deficit), args.repeats)
+        utility = [
+            float(weighted_utility(layout, project_capacity(x, problem.capacity), demand).sum())
+            for x in (x_drl, x_opt)
+        ]
+        rows.append((args.seed + k, utility[0], utility[1], ms_drl, ms_opt))
+    lines = [
+        f"20 slices x 50 users, {args.instances} instances (seeds {args.seed}..), "
+        f"{problem.iterations} ADMM iterations per decision, best of {args.repeats} timings",
+        "",
+        "| seed | ADMM-DRL utility | ADMM-OPT utility | ratio | DRL ms | OPT ms |",
+        "|---|---|---|---|---|---|",
+    ]
+    for seed, u_drl, u_opt, ms_drl, ms_opt in rows:
+        lines.append(
+            f"| {seed} | {u_drl:.2f} | {u_opt:.2f} | {u_drl / u_opt:.4f} "
+            f"| {ms_drl:.2f} | {ms_opt:.2f} |"
+        )
+    ratio = statistics.mean(r[1] / r[2] for r in rows)
+    drl_ms, opt_ms = statistics.mean(r[3] for r in rows), statistics.mean(r[4] for r in rows)
+    lines += [
+        "",
+        f"mean ratio ADMM-DRL / ADMM-OPT: {ratio:.4f} (required >= 0.95)",
+        f"mean decision: ADMM-DRL {drl_ms:.2f} ms (required <= 20), ADMM-OPT {opt_ms:.2f} ms, "
+        f"ADMM-OPT / ADMM-DRL time {opt_ms / drl_ms:.2f}x",
+    ]
+    text = "\n".join(lines) + "\n"
+    (HERE / "out").mkdir(exist_ok=True)
+    (HERE / "out" / "slicing.md").write_text(text)
+    print(text, end="")
+
+
+if __name__ == "__main__":
+    main()
