@@ -46,7 +46,18 @@ def imports(file: Path) -> set[str]:
 
 
 def python_files(folder: Path) -> list[Path]:
-    return sorted(folder.glob("**/*.py")) if folder.exists() else []
+    """The project's Python files under ``folder``; virtual environments and generated
+    output (a benchmark's reference installation, for one) are not the project's."""
+    if not folder.exists():
+        return []
+    skipped = {"out", "__pycache__"}
+    return sorted(
+        path
+        for path in folder.glob("**/*.py")
+        if not any(
+            part.startswith(".") or part in skipped for part in path.relative_to(folder).parts[:-1]
+        )
+    )
 
 
 def is_stdlib(name: str) -> bool:

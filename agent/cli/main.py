@@ -104,6 +104,10 @@ def cli() -> None:
             "recovery_cmd:train_recovery",
             "Train a DeepPR policy (DQN with RATIO-guided exploration) and save it to --out.",
         ),
+        "deployment": _lazy(
+            "deployment_cmd:train_deployment",
+            "Train a deployment policy (MADDPG-SD, DQN, DDPG or PG) on SCENARIO and save it.",
+        ),
         "slicing": _lazy(
             "slicing_cmd:train_slicing",
             "Train a slicing slave policy (DDPG under ADMM) on SCENARIO and save it to --out.",
@@ -125,6 +129,10 @@ def train_group() -> None:
         "recovery": _lazy(
             "recovery_cmd:eval_recovery",
             "Compare DeepPR, RATIO and RANDOM with DP-OPT on progressive-recovery instances.",
+        ),
+        "deployment": _lazy(
+            "deployment_cmd:eval_deployment",
+            "Evaluate deployment policies and baselines on the same request sequences.",
         ),
         "slicing": _lazy(
             "slicing_cmd:eval_slicing",

@@ -1,0 +1,1 @@
+"""Deployment policies: place SFC requests on a substrate (heuristics, learned, MILP)."""

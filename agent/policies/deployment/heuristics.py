@@ -1,0 +1,85 @@
+"""Greedy deployment heuristics: each places the VNFs of a chain one by one on a server
+that can take it (resources, a path with room, the latency bound still reachable).
+
+- ``first-fit``: the lowest-numbered such server;
+- ``least-loaded``: the server with the largest share of its CPU left;
+- ``latency-greedy``: the server through which the chain's latency can be lowest.
+
+A chain that reaches a VNF no server can take is rejected (no backtracking).
+"""
+
+from __future__ import annotations
+
+from agent.model.deployment_state import (
+    ChainPlan,
+    Decision,
+    Option,
+    Rejection,
+    Request,
+    SubstrateState,
+)
+
+
+class SequentialPolicy:
+    """Builds a placement VNF by VNF with ``choose``; rejects where it finds nothing."""
+
+    name = "sequential"
+
+    def place(self, request: Request, state: SubstrateState) -> Decision:
+        plan = ChainPlan(state, request)
+        while not plan.done:
+            option = self.choose(plan)
+            if option is None:
+                return Rejection(request.id, no_server_reason(plan))
+            plan.take(option)
+        return plan.placement()
+
+    def choose(self, plan: ChainPlan) -> Option | None:
+        raise NotImplementedError
+
+
+def no_server_reason(plan: ChainPlan) -> str:
+    return (
+        f"no server can take VNF {plan.position + 1} of {plan.request.length} "
+        "within the resources and the latency bound"
+    )
+
+
+class FirstFit(SequentialPolicy):
+    name = "first-fit"
+
+    def choose(self, plan: ChainPlan) -> Option | None:
+        for server in range(plan.state.substrate.n):
+            option = plan.option(server)
+            if option is not None:
+                return option
+        return None
+
+
+class LeastLoaded(SequentialPolicy):
+    name = "least-loaded"
+
+    def choose(self, plan: ChainPlan) -> Option | None:
+        state, taken = plan.state, plan.cpu
+        capacity = state.substrate.cpu
+        share = [(state.cpu[s] - taken.get(s, 0.0)) / capacity[s] for s in range(len(capacity))]
+        for server in sorted(range(len(share)), key=lambda s: (-share[s], s)):
+            option = plan.option(server)
+            if option is not None:
+                return option
+        return None
+
+
+class LatencyGreedy(SequentialPolicy):
+    name = "latency-greedy"
+
+    def choose(self, plan: ChainPlan) -> Option | None:
+        options = plan.options()
+        if not options:
+            return None
+        return min(options, key=lambda o: (o.latency_bound_rest, o.server))
+
+
+HEURISTICS: dict[str, type[SequentialPolicy]] = {
+    cls.name: cls for cls in (FirstFit, LeastLoaded, LatencyGreedy)
+}
