@@ -21,7 +21,8 @@ from agent.model.yamlfile import load_yaml
 
 KINDS = (
     "a scenario, network, service, simulator config, trace, agent configuration, "
-    "DeepCoord agent YAML or policy (card.json or its directory)"
+    "DeepCoord agent YAML, slicing or deployment scenario, or policy (card.json or its "
+    "directory)"
 )
 DEEPCOORD_AGENT_KEYS = {"agent_type", "actor_hidden_layer_nodes", "observation_space"}
 
@@ -59,6 +60,16 @@ def describe(path: Path) -> str:
 
         agent = load_deepcoord_config(path)
         return f"DeepCoord agent configuration: {agent.agent_type}"
+    if {"servers", "vnf_types"} <= set(data):
+        from agent.model.deployment import check_deployment_file
+
+        return check_deployment_file(path)
+    if {"capacity", "admm"} <= set(data):
+        from agent.model.slicing import load_slicing_scenario
+
+        sliced = load_slicing_scenario(path)
+        spec = sliced.spec
+        return f"slicing scenario {sliced.name}: capacity {spec.capacity:g}, {spec.steps} steps"
     if "switches" in data:
         return "wiring file (checked against a network when the agent loads it)"
     if "network" in data:

@@ -94,3 +94,17 @@ def test_sim_warns_about_a_network_whose_ingress_reaches_no_compute(tmp_path: Pa
     )
     assert result.exit_code == 0, result.output
     assert "warning:" in result.stderr and "pop0" in result.stderr
+
+
+def test_slicing_and_deployment_scenarios_are_checked(tmp_path: Path) -> None:
+    code, out, _ = check(
+        TOPOLOGIES / "slicing/paper.yaml", TOPOLOGIES / "deployment/bteurope-sfc.yaml"
+    )
+    assert code == 0, out
+    lines = out.splitlines()
+    assert "slicing scenario paper: capacity 100, 20 steps" in lines[0]
+    assert "deployment scenario 'bteurope-sfc': 24 servers" in lines[1]
+    bad = tmp_path / "slices.yaml"
+    bad.write_text("name: x\ncapacity: 100\nadmm: {rho: 1}\nbogus: 1\n")
+    code, _, err = check(bad)
+    assert code == 2 and f"{bad}:4" in err and "bogus" in err
