@@ -1,4 +1,5 @@
-"""The HTTP API: status, topology, decisions, rules, overrides, metrics, OpenAPI.
+"""The HTTP API: status, topology, decisions, rules, overrides, metrics, OpenAPI, and
+the operator's live page (``/``, its files under ``/static/``, its stream ``/events``).
 
 Every failure answers with one JSON shape, ``{"error": {"status", "code", "message"}}``;
 no request can take the daemon down. Writes need ``Authorization: Bearer <token>``
@@ -23,9 +24,11 @@ import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from agent.api.events import EventHub
 from agent.api.filters import FilterError, filter_decision, filter_rules
 from agent.api.metrics import render
 from agent.api.openapi import spec
+from agent.api.page import INDEX, SECURITY_HEADERS, static_file
 from agent.runtime.overrides import OverrideRequest
 from agent.runtime.view import DaemonView
 
@@ -43,6 +46,7 @@ class Token:
 
 VIEW = web.AppKey("view", DaemonView)
 TOKEN = web.AppKey("token", Token)
+EVENTS = web.AppKey("events", EventHub)
 
 
 class ApiError(Exception):
@@ -211,11 +215,58 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec())
 
 
-def make_app(view: DaemonView, token: str | Token | None) -> web.Application:
-    """The one place that registers routes."""
+async def page(request: web.Request) -> web.Response:
+    return shipped(INDEX)
+
+
+async def static(request: web.Request) -> web.Response:
+    return shipped(request.match_info["name"])
+
+
+def shipped(name: str) -> web.Response:
+    found = static_file(name)
+    if found is None:
+        raise ApiError(404, "no_such_file", f"no file {name!r} in the page's files")
+    body, kind = found
+    return web.Response(body=body, content_type=kind, headers=SECURITY_HEADERS)
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """The live page's stream (server-sent events) of every publication."""
+    if "text/event-stream" not in request.headers.get("Accept", ""):
+        raise ApiError(406, "not_acceptable", "/events is a stream: Accept: text/event-stream")
+    hub = request.app[EVENTS]
+    if hub.full():
+        raise ApiError(503, "too_many_streams", f"{hub.max_clients} streams are open already")
+    client = hub.subscribe()
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+    )
+    await response.prepare(request)
+    try:
+        while (chunk := await client.next(hub.heartbeat_s)) is not None:
+            await response.write(chunk)
+    except ConnectionError:
+        pass  # the client went away
+    finally:
+        hub.unsubscribe(client)
+    return response
+
+
+async def close_streams(app: web.Application) -> None:
+    app[EVENTS].close()
+
+
+def make_app(
+    view: DaemonView, token: str | Token | None, hub: EventHub | None = None
+) -> web.Application:
+    """The one place that registers routes. ``hub`` carries the publications to the
+    live page's streams (none: the page's stream stays quiet)."""
     app = web.Application(middlewares=[errors_middleware], client_max_size=MAX_BODY)
     app[VIEW] = view
     app[TOKEN] = token if isinstance(token, Token) else Token(token or None)
+    app[EVENTS] = hub or EventHub()
+    app.on_shutdown.append(close_streams)
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/status", status)
@@ -229,4 +280,7 @@ def make_app(view: DaemonView, token: str | Token | None) -> web.Application:
     app.router.add_delete("/overrides/{id}", delete_override)
     app.router.add_get("/recovery", recovery)
     app.router.add_get("/openapi.json", openapi)
+    app.router.add_get("/", page)
+    app.router.add_get("/static/{name}", static)
+    app.router.add_get("/events", events)
     return app

@@ -60,6 +60,35 @@ def _write_responses(ok: str) -> dict[str, Any]:
     }
 
 
+def _content(kind: str, summary: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A GET answering ``kind`` (not JSON), errors in the usual shape."""
+    error = _json({"$ref": "#/components/schemas/Error"}, "Error")
+    ok = {"description": "OK", "content": {kind: {"schema": {"type": "string"}}}}
+    responses = {"200": ok, **(extra or {}), "default": error}
+    return {"get": {"summary": summary, "responses": responses}}
+
+
+def _page_paths() -> dict[str, Any]:
+    """The live page, its files and its stream."""
+    error = _json({"$ref": "#/components/schemas/Error"}, "Error")
+    files = _content("text/plain", "One of the live page's files (JavaScript, CSS)")
+    files["get"]["parameters"] = [
+        {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    files["get"]["responses"]["404"] = error
+    stream = _content(
+        "text/event-stream",
+        "Server-sent events: hello (latest state and time series), then one state per "
+        "publication; only for Accept: text/event-stream",
+        {"406": error, "503": error},
+    )
+    return {
+        "/": _content("text/html", "The live page: network, decisions, agent state"),
+        "/static/{name}": files,
+        "/events": stream,
+    }
+
+
 def spec() -> dict[str, Any]:
     override_schema = OverrideRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions = override_schema.pop("$defs", {})
@@ -131,6 +160,7 @@ def spec() -> dict[str, Any]:
         },
         "/recovery": _get("Failed switches and links and the repair order (DeepPR)"),
         "/openapi.json": _get("This document"),
+        **_page_paths(),
     }
     return {
         "openapi": "3.0.3",

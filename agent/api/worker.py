@@ -4,8 +4,9 @@ Started by the daemon (``server.ApiProcess``) with one end of a socket pair and 
 a lower CPU priority (nice 10): readers can take this process's time, never the
 decision cycle's. It reports its bound address (or why it could not bind), then
 serves: reads come from the daemon's last publication (sent after every cycle and
-every change), writes travel to the daemon and back. It exits when the daemon says
-stop or goes away.
+every change), writes travel to the daemon and back; every publication also goes to
+the live page's streams (``events.EventHub``). It exits when the daemon says stop or
+goes away, ending the streams first.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aiohttp import web
 from agent.api.app import Token, make_app
 from agent.api.channel import json_frame, read_message, read_raw
 from agent.api.envelope import EnvelopeRunner
+from agent.api.events import EventHub
 from agent.runtime.logs import configure
 from agent.runtime.overrides import OverrideSpec
 
@@ -133,8 +135,8 @@ class PublishedView:
 async def serve(fd: int, listen: str) -> None:
     sock = socket.socket(fileno=fd)
     reader, writer = await asyncio.open_unix_connection(sock=sock)
-    view, token = PublishedView(writer), Token()
-    runner = EnvelopeRunner(make_app(view, token), access_log=None)
+    view, token, hub = PublishedView(writer), Token(), EventHub()
+    runner = EnvelopeRunner(make_app(view, token, hub), access_log=None)
     await runner.setup()
     host, _, port = listen.rpartition(":")
     site = web.TCPSite(runner, host.strip("[]"), int(port))
@@ -149,12 +151,15 @@ async def serve(fd: int, listen: str) -> None:
     bound = sockets[0].getsockname()[:2] if sockets else (host, int(port))
     writer.write(json_frame({"op": "listening", "address": [str(bound[0]), int(bound[1])]}))
     try:
-        await feed(reader, view, token)
+        await feed(reader, view, token, hub)
     finally:
+        hub.close()
         await runner.cleanup()
 
 
-async def feed(reader: asyncio.StreamReader, view: PublishedView, token: Token) -> None:
+async def feed(
+    reader: asyncio.StreamReader, view: PublishedView, token: Token, hub: EventHub
+) -> None:
     """Take the daemon's messages until it says stop or goes away."""
     while (message := await read_message(reader)) is not None:
         op = message["op"]
@@ -169,6 +174,22 @@ async def feed(reader: asyncio.StreamReader, view: PublishedView, token: Token) 
             view.rules = body
         else:
             view.received(message)
+            if op == "state":
+                publish(hub, message["state"])
+
+
+def publish(hub: EventHub, state: dict[str, Any]) -> None:
+    """To the live page; a state it cannot draw is logged (once while the same problem
+    lasts, without the state itself), never the API's end."""
+    try:
+        hub.publish(state)
+    except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        if problem != hub.last_problem:
+            log.error("live page update failed", error=problem)
+        hub.last_problem = problem
+    else:
+        hub.last_problem = None
 
 
 def main() -> None:

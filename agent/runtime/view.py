@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any, Protocol
 
+from agent.model.types import NodeReport
 from agent.rules.diff import count_rules
 from agent.runtime.cycle import STALL_INTERVALS, DecisionCycle, StageFailed
 from agent.runtime.overrides import OverrideSpec
@@ -115,6 +116,8 @@ class RunningDaemon:
         d = self.daemon
         net = d.scenario.network
         down_nodes, down_links = d.backend.down()
+        observed = d.backend.observation()
+        reports = observed.reports if observed is not None else {}
         return {
             "name": net.name,
             "nodes": [
@@ -125,6 +128,9 @@ class RunningDaemon:
                     "label": n.label,
                     "down": n.id in down_nodes,
                     "dpid": d.backend.wiring.dpids.get(n.id),
+                    "latitude": n.latitude,
+                    "longitude": n.longitude,
+                    **_report(reports.get(n.id)),
                 }
                 for n in net.nodes
             ],
@@ -227,6 +233,7 @@ class RunningDaemon:
             "recovery": self._recovery(),
             "metrics": self._metrics_snapshot(),
             "rules_version": d.installed_version,
+            "published_at": time.time(),
         }
 
     def _overrides(self) -> list[dict[str, Any]]:
@@ -265,3 +272,14 @@ class RunningDaemon:
             "recovery_total_utility": d.recovery.plan.total_utility if d.recovery else 0.0,
             "backend": d.backend.stats(),
         }
+
+
+def _report(report: NodeReport | None) -> dict[str, Any]:
+    """A node's last monitoring report as the live page draws it (None: not reported)."""
+    if report is None:
+        return {"load": None, "ingress_traffic": None, "traffic": {}}
+    return {
+        "load": report.load,
+        "ingress_traffic": report.ingress_traffic,
+        "traffic": {chain: dict(rates) for chain, rates in report.traffic.items()},
+    }
