@@ -211,6 +211,10 @@ async def recovery(request: web.Request) -> web.Response:
     return web.json_response(await request.app[VIEW].recovery())
 
 
+async def slices(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[VIEW].slices())
+
+
 async def openapi(request: web.Request) -> web.Response:
     return web.json_response(spec())
 
@@ -279,6 +283,7 @@ def make_app(
     app.router.add_delete("/overrides", delete_overrides)
     app.router.add_delete("/overrides/{id}", delete_override)
     app.router.add_get("/recovery", recovery)
+    app.router.add_get("/slices", slices)
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/", page)
     app.router.add_get("/static/{name}", static)

@@ -89,8 +89,25 @@ class DaemonCollector(Collector):
             "Total utility the repair plan expects over the recovery",
             value=float(snap["recovery_total_utility"]),
         )
+        yield from _slice_gauges(snap.get("slices", []))
         for name, value in snap["backend"].items():
             yield GaugeMetricFamily(backend_metric(name), f"Backend figure {name}", value=value)
+
+
+def _slice_gauges(slices: list[dict[str, Any]]) -> Iterator[Metric]:
+    figures = (
+        ("allocation", "agent_slice_allocation", "Allocation of each slice, in scenario units"),
+        ("demand", "agent_slice_demand", "Demand of each slice, in scenario units"),
+        ("rate_kbps", "agent_slice_meter_rate_bits_per_second", "Meter rate of each slice"),
+        ("utility", "agent_slice_utility", "Weighted utility of each slice"),
+        ("qos", "agent_slice_qos_ratio", "Share of each slice's users at their QoS floor"),
+    )
+    for key, name, help_text in figures:
+        family = GaugeMetricFamily(name, help_text, labels=["slice"])
+        scale = 1000.0 if key == "rate_kbps" else 1.0  # kbit/s to bit/s
+        for piece in slices:
+            family.add_metric([piece["name"]], float(piece[key]) * scale)
+        yield family
 
 
 def _histogram(name: str, help_text: str, data: dict[str, Any]) -> HistogramMetricFamily:

@@ -159,6 +159,7 @@ def spec() -> dict[str, Any]:
             }
         },
         "/recovery": _get("Failed switches and links and the repair order (DeepPR)"),
+        "/slices": _get("Per slice: measured demand, allocation, meter rate, utility and QoS"),
         "/openapi.json": _get("This document"),
         **_page_paths(),
     }

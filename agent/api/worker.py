@@ -131,6 +131,10 @@ class PublishedView:
         recovery: dict[str, Any] = self._get("recovery") or {"failed": False, "plan": None}
         return recovery
 
+    async def slices(self) -> dict[str, Any]:
+        slices: dict[str, Any] = self._get("slices") or {"configured": False, "slices": []}
+        return slices
+
 
 async def serve(fd: int, listen: str) -> None:
     sock = socket.socket(fileno=fd)

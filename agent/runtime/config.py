@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, field_validato
 
 from agent.model.errors import InputError
 from agent.model.yamlfile import load_yaml, require_mapping
+from agent.rules.slices import CLASS_FIELDS
 
 log = structlog.get_logger("agent.config")
 REPO = Path(__file__).resolve().parents[2]
@@ -88,6 +89,36 @@ class LogSettings(BaseModel):
     level: str = Field(default="info", pattern="^(debug|info|warning|error)$")
 
 
+class SliceClassSettings(BaseModel):
+    """A slice's traffic class: an OpenFlow match (IP DSCP, VLAN id, source address ...)
+    and the nodes whose ingress ports it enters on (default: every ingress node)."""
+
+    model_config = ConfigDict(extra="forbid")
+    match: dict[str, int | str] = Field(min_length=1)
+    ingress: list[str] | None = None
+
+    @field_validator("match")
+    @classmethod
+    def _fields(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        unknown = sorted(set(value) - CLASS_FIELDS)
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not one of {', '.join(sorted(CLASS_FIELDS))}")
+        return value
+
+
+class SlicingSettings(BaseModel):
+    """Slicing in the daemon: a slicing scenario (slices, users, utilities, capacity,
+    demand process), the method that allocates, and where each slice's traffic is metered."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str
+    method: str = "admm-opt"
+    policy: str | None = None  # a learned slave's directory (admm-drl); default: shipped
+    kbps_per_unit: PositiveFloat = 10.0  # kbit/s of one unit of the scenario's capacity
+    seed: int = Field(default=0, ge=0)
+    classes: dict[str, SliceClassSettings] = Field(default_factory=dict)
+
+
 class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backend: BackendKind = BackendKind.SIM
@@ -105,6 +136,7 @@ class AgentConfig(BaseModel):
     api: ApiSettings = Field(default_factory=ApiSettings)
     instances: InstanceSettings = Field(default_factory=InstanceSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    slicing: SlicingSettings | None = None
 
 
 def load_config(path: str | Path | None) -> tuple[AgentConfig, str]:
@@ -129,10 +161,22 @@ def load_config(path: str | Path | None) -> tuple[AgentConfig, str]:
     if config.api.token_file and not Path(config.api.token_file).is_absolute():
         token = str(base / config.api.token_file)
         updates["api"] = config.api.model_copy(update={"token_file": token})
+    if config.slicing is not None:
+        updates["slicing"] = _slicing_paths(config.slicing, base)
     config = config.model_copy(update=updates)
     if config.backend is BackendKind.CONTROLLER and not config.controller.wiring:
         raise doc.error(["controller", "wiring"], "the controller backend needs a wiring file")
     return config, str(doc.path)
+
+
+def _slicing_paths(settings: SlicingSettings, base: Path) -> SlicingSettings:
+    """Scenario and policy paths relative to the configuration file."""
+    update: dict[str, object] = {}
+    if not Path(settings.scenario).is_absolute():
+        update["scenario"] = str(base / settings.scenario)
+    if settings.policy and not Path(settings.policy).is_absolute():
+        update["policy"] = str(base / settings.policy)
+    return settings.model_copy(update=update)
 
 
 def is_path(name: str) -> bool:

@@ -33,10 +33,11 @@ from agent.policies.registry import make_policy
 from agent.rules.compiler import CompileContext, RuleCompiler
 from agent.rules.diff import plan_changes
 from agent.rules.intents import Intent
-from agent.runtime.config import AgentConfig
+from agent.runtime.config import AgentConfig, SlicingSettings
 from agent.runtime.histogram import Histogram
 from agent.runtime.overrides import Overrides
 from agent.runtime.planner import Compiled, Plan, choose, plan, visible
+from agent.runtime.slicing import SlicingEngine, SlicingStep, engine_from_settings
 from agent.southbound.base import Backend, InstallResult, Snapshot
 from agent.southbound.instances import InstanceError, InstanceManager, LoggingInstanceManager
 
@@ -133,6 +134,9 @@ class DecisionCycle:
         self._recovery_key: object = (frozenset(), frozenset())
         self._recovery_policy: RecoveryPolicy | None = None
         self._context = PolicyContext(scenario.network, scenario.services, scenario.routing, 0)
+        self.slicing: SlicingEngine | None = None  # set by load_slicing when configured
+        self.last_slicing: SlicingStep | None = None
+        self.slicing_steps = 0
 
     # ------------------------------------------------------------------ policies
     def policy(self, name: str) -> Policy:
@@ -273,6 +277,7 @@ class DecisionCycle:
         safe, intents = await self._off_loop(
             "compile", lambda: self.compiled(raw, self.overrides, snap), self.config.stage_timeout
         )
+        intents = [*intents, *await self._slice()]
         marks["compile"] = time.perf_counter()
         if snap.unreachable:  # a disconnected switch's rules are reconciled when it is back
             self._set_installed(visible(self.installed, snap.unreachable))
@@ -330,6 +335,37 @@ class DecisionCycle:
             next_repair=self.recovery.next_repair,
             failed=len(self.recovery.plan.steps),
         )
+
+    async def build_slicing(self, settings: SlicingSettings | None) -> SlicingEngine | None:
+        """The slicing engine of ``settings`` (None: no slicing), built in a worker (a
+        learned slave's weights are read)."""
+        if settings is None:
+            return None
+        wiring = self.backend.wiring
+        return await self._off_loop(
+            "load slicing", lambda: engine_from_settings(settings, wiring), STARTUP_GRACE
+        )
+
+    def use_slicing(self, engine: SlicingEngine | None) -> None:
+        """From the next cycle on, ``engine`` allocates and its meters join the rules."""
+        if engine is not self.slicing:
+            self.slicing, self.last_slicing, self.slicing_steps = engine, None, 0
+
+    async def _slice(self) -> tuple[Intent, ...]:
+        """One slicing step: this step's demand (the slicing scenario's demand process) ->
+        allocations -> the slices' meters and flows; none without slicing."""
+        engine = self.slicing
+        if engine is None:
+            return ()
+        step = self.slicing_steps
+        result = await self._off_loop(
+            "slicing",
+            lambda: engine.step(engine.scenario_demand(step), step),
+            self.config.stage_timeout,
+        )
+        self.slicing_steps += 1
+        self.last_slicing = result
+        return result.intents
 
     async def load_recovery(self, name: str | None = None) -> None:
         """The recovery policy (the configured one, or ``name``), built in a worker; RATIO

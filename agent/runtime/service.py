@@ -41,6 +41,7 @@ from agent.runtime.cycle import CycleRecord, DecisionCycle, StageFailed
 from agent.runtime.logs import configure
 from agent.runtime.overrides import Overrides
 from agent.runtime.sdnotify import Notifier
+from agent.runtime.slicing import SlicingEngine
 from agent.runtime.view import RunningDaemon
 from agent.southbound.base import Backend
 from agent.southbound.controller_backend import ControllerBackend
@@ -78,6 +79,7 @@ RELOADABLE = {
     "policy_timeout",
     "stage_timeout",
     "recovery_policy",
+    "slicing",
     "log",
     "api",  # the token file; a new listen address is refused below
 }
@@ -117,7 +119,23 @@ def prepare(config_path: str | None, api_listen: str | None) -> Prepared:
         check_recovery_policy(config.recovery_policy)
     except (PolicyError, InputError) as exc:
         raise InputError(where, "recovery_policy", str(exc)) from None
+    if config.slicing is not None:
+        check_slicing(config, scenario, where)
     return Prepared(config, source, scenario, token)
+
+
+def check_slicing(config: AgentConfig, scenario: Scenario, where: str | None) -> None:
+    """The slicing scenario, its method (a learned slave's weights) and the traffic
+    classes on the switches the backend will have; InputError naming the key."""
+    from agent.model.wiring import load_wiring, synthetic_wiring
+    from agent.runtime.slicing import engine_from_settings
+
+    assert config.slicing is not None
+    if config.backend is BackendKind.CONTROLLER and config.controller.wiring:
+        wiring = load_wiring(config.controller.wiring, scenario.network)
+    else:
+        wiring = synthetic_wiring(scenario.network)
+    engine_from_settings(config.slicing, wiring, where)
 
 
 def policy_problem(name: str, scenario: Scenario) -> str | None:
@@ -220,6 +238,7 @@ class AgentService:
         await self.backend.start()
         await self.daemon.load_policies(self.config.policy, self.config.fallback)
         await self.daemon.load_recovery()
+        self.daemon.use_slicing(await self.daemon.build_slicing(self.config.slicing))
         await self._check_restored_overrides()
 
     async def _check_restored_overrides(self) -> None:
@@ -323,7 +342,7 @@ class AgentService:
         self.notifier.reloading()
         source = path or (self.source if self.source != "defaults" else None)
         try:
-            new, token = await self._load_for_reload(source)
+            new, token, slicing = await self._load_for_reload(source)
         except Exception as exc:  # whatever went wrong, the running configuration stays
             self.daemon.counters.config_errors += 1
             log.error("reload refused, keeping the running configuration", error=str(exc))
@@ -334,6 +353,8 @@ class AgentService:
         changed = _changed(self.config, new)
         self.config = new
         self.daemon.config = new
+        if "slicing" in changed:
+            self.daemon.use_slicing(slicing)
         self.token = token
         if self.api is not None:
             self.api.set_token(token)
@@ -345,8 +366,11 @@ class AgentService:
         self.wake.set()
         return True
 
-    async def _load_for_reload(self, source: str | None) -> tuple[AgentConfig, str | None]:
-        """The new configuration and token, policies built (in a worker), or an error."""
+    async def _load_for_reload(
+        self, source: str | None
+    ) -> tuple[AgentConfig, str | None, SlicingEngine | None]:
+        """The new configuration and token, policies and the slicing engine built (in a
+        worker), or an error."""
         new = with_api(load_config(source)[0], self.api_listen)
         changed = _changed(self.config, new)
         if new.api.listen != self.config.api.listen:
@@ -357,7 +381,10 @@ class AgentService:
         await self.daemon.load_policies(new.policy, new.fallback)  # unknown names fail here
         if new.recovery_policy != self.config.recovery_policy:
             await self.daemon.load_recovery(new.recovery_policy)
-        return new, token
+        slicing = self.daemon.slicing
+        if new.slicing != self.config.slicing:
+            slicing = await self.daemon.build_slicing(new.slicing)
+        return new, token, slicing
 
 
 def _changed(old: AgentConfig, new: AgentConfig) -> set[str]:

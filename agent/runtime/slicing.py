@@ -18,11 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from agent.model.errors import InputError
 from agent.model.slicing import Array, SlicingScenario, load_slicing_scenario
 from agent.model.slicing_utility import qos_met, weighted_utility
+from agent.model.wiring import Wiring
 from agent.policies.slicing import SlicingPolicy, make_method
 from agent.rules.intents import Intent
 from agent.rules.slices import SliceClass, compile_slices
+from agent.runtime.config import SlicingSettings
 
 
 @dataclass(frozen=True)
@@ -150,3 +153,41 @@ def load_engine(
     here: call it in a worker, never on the event loop)."""
     scenario = load_slicing_scenario(scenario_path)
     return SlicingEngine(scenario, method, classes, kbps_per_unit, seed, policy_path)
+
+
+def slice_classes(settings: SlicingSettings, wiring: Wiring) -> list[SliceClass]:
+    """The configured traffic classes on the switches of ``wiring``: each class enters on
+    the ingress ports of its nodes (every ingress node by default)."""
+    classes = []
+    for name, spec in settings.classes.items():
+        nodes = spec.ingress if spec.ingress is not None else sorted(wiring.ingress_ports)
+        ingress: list[tuple[int, int]] = []
+        for node in nodes:
+            if node not in wiring.dpids:
+                raise ValueError(f"classes.{name}.ingress: unknown node {node!r}")
+            ingress += [(wiring.dpids[node], port) for port in wiring.ingress_ports.get(node, ())]
+        if not ingress:
+            raise ValueError(f"classes.{name}.ingress: no ingress port on {nodes}")
+        classes.append(SliceClass(name, spec.match, tuple(ingress)))
+    return classes
+
+
+def engine_from_settings(
+    settings: SlicingSettings, wiring: Wiring, where: str | None = None
+) -> SlicingEngine:
+    """The engine the configuration asks for; InputError naming the configuration key."""
+    from agent.policies.errors import PolicyError
+
+    try:
+        return load_engine(
+            settings.scenario,
+            settings.method,
+            slice_classes(settings, wiring),
+            settings.kbps_per_unit,
+            settings.seed,
+            settings.policy,
+        )
+    except InputError:
+        raise
+    except (PolicyError, ValueError) as exc:
+        raise InputError(where, "slicing", str(exc)) from None

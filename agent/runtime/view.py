@@ -30,6 +30,7 @@ class DaemonView(Protocol):
     async def check_policy(self, name: str) -> str | None: ...
     async def metrics_snapshot(self) -> dict[str, Any]: ...
     async def recovery(self) -> dict[str, Any]: ...
+    async def slices(self) -> dict[str, Any]: ...
 
 
 class RunningDaemon:
@@ -216,6 +217,18 @@ class RunningDaemon:
     async def recovery(self) -> dict[str, Any]:
         return self._recovery()
 
+    async def slices(self) -> dict[str, Any]:
+        return self._slices()
+
+    def _slices(self) -> dict[str, Any]:
+        """The slicing engine's last step (allocation, demand, utility, QoS per slice)."""
+        d = self.daemon
+        if d.slicing is None:
+            return {"configured": False, "step": None, "slices": []}
+        if d.last_slicing is None:
+            return {"configured": True, "method": d.slicing.method, "step": None, "slices": []}
+        return {"configured": True, **d.last_slicing.to_json()}
+
     def publication(self) -> dict[str, Any]:
         """Everything the API's own process serves, as JSON values, taken at once."""
         d = self.daemon
@@ -231,6 +244,7 @@ class RunningDaemon:
             "decision": self._latest_decision(),
             "overrides": self._overrides(),
             "recovery": self._recovery(),
+            "slices": self._slices(),
             "metrics": self._metrics_snapshot(),
             "rules_version": d.installed_version,
             "published_at": time.time(),
@@ -271,6 +285,7 @@ class RunningDaemon:
             "recovery_pending": len(d.recovery.plan.steps) if d.recovery else 0,
             "recovery_total_utility": d.recovery.plan.total_utility if d.recovery else 0.0,
             "backend": d.backend.stats(),
+            "slices": [s.to_json() for s in d.last_slicing.slices] if d.last_slicing else [],
         }
 
 
