@@ -82,6 +82,7 @@ def agent_config(tmp: Path, scenario: Path = SCENARIO, interval: float = INTERVA
     token = tmp / "token"
     token.write_text(TOKEN)
     config.update(scenario=str(scenario), decision_interval=interval, state_dir=None)
+    config.update(policy="shortest-path")  # the shipped trained policy is for Abilene only
     config["api"]["token_file"] = str(token)
     config["log"] = {"format": "json", "level": "info"}
     path = tmp / "agent.yaml"

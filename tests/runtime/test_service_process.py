@@ -47,6 +47,7 @@ TOKEN_B = "second-token-0123456789"
 def write_config(tmp: Path, **changes: Any) -> Path:
     config = yaml.safe_load((ROOT / "systemd/agent.yaml").read_text())
     config["scenario"] = str(ROOT / "topologies/scenarios/abilene-in3.yaml")
+    config["policy"] = "shortest-path"  # what HANGING_AGENT makes hang
     config.update(changes)
     path = tmp / "agent.yaml"
     path.write_text(yaml.safe_dump(config))
