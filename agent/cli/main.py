@@ -85,6 +85,10 @@ def _lazy(target: str, summary: str) -> LazyCommand:
             "run_cmd:run_command",
             "Run the agent: observe, decide, install rules; HTTP API on localhost.",
         ),
+        "solve": _lazy(
+            "solve_cmd:solve_command",
+            "Solve the coordination MILP of SCENARIO, centralised or over a domain hierarchy.",
+        ),
     },
 )
 @click.version_option(__version__, prog_name="agent")

@@ -30,11 +30,20 @@ from agent.policies.shortest_path import ShortestPathPolicy
 
 PolicyFactory = Callable[[PolicyContext], Policy]
 
+
+def _milp(context: PolicyContext) -> Policy:
+    """The coordination MILP's plan (HiGHS is imported only when it is built)."""
+    from agent.policies.milp.policy import MilpPolicy
+
+    return MilpPolicy(context)
+
+
 BASELINES: dict[str, PolicyFactory] = {
     "shortest-path": ShortestPathPolicy,
     "load-balance": LoadBalancePolicy,
     "random": RandomSchedulePolicy,
     "greedy": GreedyPolicy,
+    "milp": _milp,
 }
 
 __all__ = [

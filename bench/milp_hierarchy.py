@@ -1,0 +1,299 @@
+"""Hierarchical against centralised coordination MILP on SNDlib's Janos-US.
+
+The network is annotated as hvc's data generator does (max rate 20-40 per link, seeded
+by its index; CPU 8-64 per node; geographic delay at 0.77 c), hierarchies come from
+k-means on the coordinates (seed 0). Request sets: for 1 to 5 flows, 5 sets each (set s of
+n flows uses seed 1000 n + s): ingress and egress two different nodes of CANDIDATES,
+initial rate an integer in RATES, chain SRC -> A -> B -> DST with hvc's test VNFs
+(A: CPU 0.5 x, out 1.5 x; B: CPU 0.3 x, out 1.3 x), so that a request's traffic after
+the chain (1.95 x) is of the order of a link's rate. Every MILP gets TIME_LIMIT seconds
+and HiGHS' default relative gap 1e-4, one thread, solver seed 0.
+
+Settings: centralised (one MILP), 2 levels (8 leaf domains), 3 levels (8 leaf domains
+in 2 groups) advertising all link-disjoint paths per border group pair, and the same 3
+levels advertising one path. Above the leaves a domain solves the first objective only
+(instances + delay); the leaves solve all three, as the centralised MILP does. Runtime is
+hvc's: a domain's own time plus the slowest of its children's (domains run in parallel);
+wall is one process solving all domains in turn. Total delay is hvc's: per request the
+delay of the distinct links it uses.
+
+Then ``--workers 2`` against serial: wall time of the 3-level runs in which at least
+4 domains had work, in a warm pool of two processes.
+
+    python bench/milp_hierarchy.py                 # full table (minutes to an hour)
+    python bench/milp_hierarchy.py --flows 1-2 --sets 2 --no-workers   # a quick look
+    python bench/milp_hierarchy.py --rates 1-10    # the lighter request rates
+    python bench/milp_hierarchy.py --write-scenario topologies/milp   # bundled files
+
+Writes bench/out/milp_hierarchy.csv and .md (and prints the tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import random
+import statistics
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from agent.model.hvc import Request, Substrate, Vnf
+from agent.model.hvc_expr import Linear
+from agent.model.hvc_scenario import MilpInputs
+from agent.model.hvc_topology import annotate_like_hvc, read_sndlib_xml
+from agent.policies.milp.advertise import Advertise
+from agent.policies.milp.api import SolveSettings, solve_inputs
+from agent.policies.milp.coordinate import CoordinationResult, Runner, serial_runner
+from agent.policies.milp.lp import SolverOptions
+from agent.policies.milp.parallel import local_runner
+from agent.policies.milp.solve import MilpOptions
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+JANOS = ROOT / "topologies" / "milp" / "janos-us.xml"
+CANDIDATES = (
+    "ElPaso",
+    "Dallas",
+    "WashingtonDC",
+    "Boston",
+    "Seattle",
+    "LosAngeles",
+    "Miami",
+    "Chicago",
+    "Denver",
+    "Atlanta",
+)
+RATES = (5, 15)
+TIME_LIMIT = 600.0
+VNFS = {
+    "A": Vnf("A", Linear(0.5, 0.0, "0.5 * in_rate"), Linear(1.5, 0.0, "1.5 * in_rate")),
+    "B": Vnf("B", Linear(0.3, 0.0, "0.3 * in_rate"), Linear(1.3, 0.0, "1.3 * in_rate")),
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    domains: tuple[int, ...]
+    advertise: Advertise = Advertise.FULL
+
+
+SETTINGS = (
+    Setting("centralised", ()),
+    Setting("2 levels (8)", (8,)),
+    Setting("3 levels (8,2) full", (8, 2)),
+    Setting("3 levels (8,2) one path", (8, 2), Advertise.ONE),
+)
+
+
+def requests(flows: int, index: int, rates: tuple[int, int]) -> dict[str, Request]:
+    rng = random.Random(1000 * flows + index)
+    made = {}
+    for i in range(flows):
+        ingress, egress = rng.sample(CANDIDATES, 2)
+        rate = float(rng.randint(*rates))
+        made[f"request{i}"] = Request(f"request{i}", ingress, egress, rate, ("A", "B"), "chain1")
+    return made
+
+
+def run(
+    substrate: Substrate,
+    flows: int,
+    index: int,
+    setting: Setting,
+    rates: tuple[int, int],
+    runner: Runner,
+) -> tuple[CoordinationResult, float]:
+    inputs = MilpInputs("janos-us", dict(VNFS), requests(flows, index, rates), substrate)
+    settings = SolveSettings(
+        levels=len(setting.domains) + 1,
+        domains=setting.domains,
+        advertise=setting.advertise,
+        milp=MilpOptions(SolverOptions(time_limit_s=TIME_LIMIT)),
+    )
+    started = time.perf_counter()
+    result = solve_inputs(inputs, settings, runner)
+    return result, time.perf_counter() - started
+
+
+def table(rows: list[dict[str, Any]]) -> list[str]:
+    central = {(r["flows"], r["set"]): r for r in rows if r["setting"] == "centralised"}
+    lines = [
+        "| setting | runs | infeasible | runtime mean (s) | speedup | wall mean (s) | "
+        "total delay mean (ms) | delay vs centralised |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for setting in SETTINGS:
+        mine = [r for r in rows if r["setting"] == setting.name]
+        ok = [r for r in mine if r["feasible"]]
+        pairs = [(r, central[(r["flows"], r["set"])]) for r in ok]
+        runtime = statistics.mean(float(r["runtime_s"]) for r in ok) if ok else float("nan")
+        base = statistics.mean(float(c["runtime_s"]) for _, c in pairs) if pairs else runtime
+        delay = sum(float(r["total_delay_ms"]) for r, _ in pairs)
+        base_delay = sum(float(c["total_delay_ms"]) for _, c in pairs)
+        wall = statistics.mean(float(r["wall_s"]) for r in ok) if ok else float("nan")
+        lines.append(
+            f"| {setting.name} | {len(mine)} | {len(mine) - len(ok)} | {runtime:.3f} | "
+            f"{base / runtime:.1f}x | {wall:.3f} | {delay / max(len(pairs), 1):.2f} | "
+            f"{100 * (delay / base_delay - 1):+.1f} % |"
+        )
+    return lines
+
+
+def per_flows(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| flows | " + " | ".join(s.name for s in SETTINGS) + " |",
+        "|---|" + "---|" * len(SETTINGS),
+    ]
+    for flows in sorted({int(str(r["flows"])) for r in rows}):
+        cells = []
+        for setting in SETTINGS:
+            mine = [r for r in rows if r["setting"] == setting.name and r["flows"] == flows]
+            ok = [r for r in mine if r["feasible"]]
+            if not ok:
+                cells.append("infeasible")
+                continue
+            rt = statistics.mean(float(r["runtime_s"]) for r in ok)
+            delay = statistics.mean(float(r["total_delay_ms"]) for r in ok)
+            cells.append(f"{rt:.3f} s, {delay:.2f} ms ({len(mine) - len(ok)} inf.)")
+        lines.append(f"| {flows} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def benchmark(flows: Sequence[int], sets: int, rates: tuple[int, int]) -> list[dict[str, Any]]:
+    substrate = annotate_like_hvc(read_sndlib_xml(JANOS))
+    rows = []
+    for n in flows:
+        for index in range(1, sets + 1):
+            for setting in SETTINGS:
+                result, wall = run(
+                    substrate, n, index, setting, rates, serial_runner(time.perf_counter)
+                )
+                gap = max((d.gap for d in result.domains), default=0.0)
+                problem = next((f"{d.name}: {d.problem}" for d in result.domains if d.problem), "")
+                row: dict[str, Any] = {
+                    "flows": n,
+                    "set": index,
+                    "setting": setting.name,
+                    "status": result.status,
+                    "feasible": result.feasible,
+                    "runtime_s": round(result.runtime_s, 4),
+                    "wall_s": round(wall, 4),
+                    "total_delay_ms": round(result.total_delay_ms, 4),
+                    "instances": result.instances,
+                    "objective": round(result.objective, 4),
+                    "gap": gap,
+                    "domains": len(result.domains),
+                    "problem": problem,
+                }
+                rows.append(row)
+                print(",".join(str(v) for v in row.values()), flush=True)
+    return rows
+
+
+def workers_check(flows: Sequence[int], sets: int, rates: tuple[int, int]) -> list[str]:
+    """Serial against two worker processes on the 3-level runs with >= 4 domains."""
+    substrate = annotate_like_hvc(read_sndlib_xml(JANOS))
+    setting = SETTINGS[2]
+    serial: list[float] = []
+    parallel: list[float] = []
+    with local_runner(2, time.perf_counter) as pool:
+        for n in flows:
+            for index in range(1, sets + 1):
+                result, wall1 = run(
+                    substrate, n, index, setting, rates, serial_runner(time.perf_counter)
+                )
+                if len(result.domains) < 4 or not result.feasible:
+                    continue
+                _, wall2 = run(substrate, n, index, setting, rates, pool)
+                serial.append(wall1)
+                parallel.append(wall2)
+                print(
+                    f"workers: {n} flows set {index}: serial {wall1:.3f} s, "
+                    f"2 workers {wall2:.3f} s",
+                    flush=True,
+                )
+    if not serial:
+        return ["No 3-level run had 4 domains with work."]
+    ratio = sum(parallel) / sum(serial)
+    return [
+        f"`--workers 2` against serial, {setting.name}, {len(serial)} runs with at least 4 "
+        f"domains: wall {sum(serial):.2f} s serial, {sum(parallel):.2f} s with 2 workers: "
+        f"**{ratio:.2f}x** of serial (required: at most 0.65x)."
+    ]
+
+
+def write_scenario(out: Path, rates: tuple[int, int]) -> None:
+    """The annotated Janos-US as hvc GML with one request set of 5 flows."""
+    substrate = annotate_like_hvc(read_sndlib_xml(JANOS))
+    graph = nx.DiGraph()
+    for node, cpu in substrate.cpu.items():
+        x, y = substrate.coordinates[node]
+        graph.add_node(node, label=node, cpu=int(cpu), Longitude=x, Latitude=y)
+    for link in substrate.links:
+        graph.add_edge(
+            link.src,
+            link.dst,
+            id=int(link.id.removeprefix("edge_")),
+            maxRate=int(link.max_rate),
+            delay=link.delay,
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    nx.write_gml(graph, out / "janos-us-hvc.gml")
+    lines = []
+    for name, request in requests(5, 1, rates).items():
+        lines += [
+            f"{name}:",
+            f"  ingress: {request.ingress}",
+            f"  egress: {request.egress}",
+            f"  initial_rate: {request.rate:g}",
+            "  vnf_chain: chain1",
+        ]
+    (out / "janos-us-requests-5.yaml").write_text("\n".join(lines) + "\n")
+
+
+def span(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--flows", default="1-5", help="flow counts, e.g. 1-5")
+    parser.add_argument("--sets", type=int, default=5, help="request sets per flow count")
+    parser.add_argument("--rates", default=f"{RATES[0]}-{RATES[1]}", help="initial rates")
+    parser.add_argument("--no-workers", action="store_true", help="skip the workers check")
+    parser.add_argument("--write-scenario", type=Path, help="write the bundled files and stop")
+    args = parser.parse_args()
+    low, high = span(args.rates)[0], span(args.rates)[-1]
+    if args.write_scenario is not None:
+        write_scenario(args.write_scenario, (low, high))
+        return
+    rows = benchmark(span(args.flows), args.sets, (low, high))
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    with (out / "milp_hierarchy.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = [
+        f"Janos-US, flows {args.flows}, {args.sets} request sets each, initial rates "
+        f"{low}-{high}, time limit {TIME_LIMIT:g} s per MILP.",
+        "",
+        *table(rows),
+        "",
+        *per_flows(rows),
+    ]
+    if not args.no_workers:
+        report += ["", *workers_check(span(args.flows), args.sets, (low, high))]
+    (out / "milp_hierarchy.md").write_text("\n".join(report) + "\n")
+    print("\n".join(report))
+
+
+if __name__ == "__main__":
+    main()
