@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
@@ -128,6 +128,7 @@ class DecisionCycle:
         self.ready = False
         self.reconcile_pending = False
         self._policies: dict[str, Policy] = {}
+        self._planner_pool: ProcessPoolExecutor | None = None
         self._compilers: dict[object, RuleCompiler] = {}
         self.compiled = Compiled(scenario.network, scenario.services, self.compiler)
         self.recovery: RecoveryReport | None = None  # repair plan while elements are down
@@ -141,8 +142,29 @@ class DecisionCycle:
     # ------------------------------------------------------------------ policies
     def policy(self, name: str) -> Policy:
         if name not in self._policies:
-            self._policies[name] = make_policy(name, self._context)
+            self._policies[name] = self._make_policy(name)
         return self._policies[name]
+
+    def _make_policy(self, name: str) -> Policy:
+        if name != "milp":
+            return make_policy(name, self._context)
+        # the MILP solves for seconds: in a worker process, never within a prediction
+        from agent.runtime.milp_planner import BackgroundMilpPolicy, planner_pool
+
+        if self.scenario.source is None:
+            raise ValueError("policy milp needs a scenario read from a file")
+        if self._planner_pool is None:
+            self._planner_pool = planner_pool()
+        return BackgroundMilpPolicy(self._context, self.scenario.source, self._planner_pool)
+
+    def close(self) -> None:
+        """Stop the workers: threads are abandoned, a planning process is terminated."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        if self._planner_pool is not None:
+            from agent.runtime.milp_planner import stop_pool
+
+            stop_pool(self._planner_pool)
+            self._planner_pool = None
 
     async def load_policies(self, *names: str) -> None:
         """Build policies (trained ones load weights) in a worker, before they decide."""

@@ -263,7 +263,7 @@ class AgentService:
                 await asyncio.wait_for(step, STOP_TIMEOUT)
             except Exception as exc:  # stopping goes on whatever one part does
                 log.warning("shutdown step failed", error=repr(exc))
-        self.daemon.executor.shutdown(wait=False, cancel_futures=True)
+        self.daemon.close()
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
