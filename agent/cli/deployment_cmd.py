@@ -7,7 +7,9 @@ draws the paper's three figures. ``--offline`` adds the ratio to the MILP optimu
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator
@@ -60,6 +62,14 @@ def _quiet_stdout() -> Iterator[None]:
     help="requests per episode; repeat to sweep",
     show_default="the scenario's",
 )
+@click.option(
+    "--arrivals-per-period",
+    "arrivals",
+    type=click.FloatRange(min=0.0, min_open=True, max=1e6),
+    default=None,
+    help="Poisson arrival rate of the generated requests",
+    show_default="the scenario's",
+)
 @click.option("--episodes", type=click.IntRange(min=1), default=100, help="episodes per load")
 @click.option("--seed", type=int, default=1, help="episode k uses requests drawn with seed S + k")
 @click.option(
@@ -91,6 +101,7 @@ def eval_deployment(
     scenario: str,
     policies: tuple[str, ...],
     loads: tuple[int, ...],
+    arrivals: float | None,
     episodes: int,
     seed: int,
     offline: int,
@@ -106,11 +117,14 @@ def eval_deployment(
 
     torch.set_num_threads(1)
     loaded = _scenario(scenario)
+    if arrivals is not None:
+        loaded = loaded.with_arrivals(arrivals)
     with input_errors():
         chosen = {p: make_deployment_policy(p, loaded.substrate.n) for p in policies}
     sizes = sorted(set(loads)) or [loaded.requests.count]
     sweep = {n: evaluate(loaded, chosen, n, episodes, seed) for n in sizes}
     summary: dict[str, Any] = {"scenario": loaded.name, "episodes": episodes, "seed": seed}
+    summary["arrivals_per_period"] = loaded.requests.arrivals_per_period
     summary["policies"] = sweep[sizes[-1]]
     summary["requests"] = sizes[-1]
     if len(sizes) > 1:
@@ -133,10 +147,17 @@ def _table(summary: dict[str, Any], sweep: dict[int, dict[str, dict[str, float]]
             share = f"{r['acceptance'] * 100:.2f} %"
             lines.append(f"| {n} | {name} | {share} | {r['latency_ms']} | {r['cost']} |")
     if "offline" in summary:
-        ratios = summary["offline"]["mean_ratio"]
-        solved = summary["offline"]["solved_optimally"]
-        shares = ", ".join(f"{k} {v * 100:.1f} %" for k, v in ratios.items())
-        lines.append(f"\nshare of the offline optimum ({solved} solved optimally): {shares}")
+        off = summary["offline"]
+        solved, total = off["solved_optimally"], len(off["instances"])
+        lines.append(
+            f"\noffline optimum: {solved} of {total} instances proven optimal, mean gap "
+            f"{off['mean_gap_requests']} requests, {off['mean_seconds']} s per instance"
+        )
+        for name, low in off["mean_ratio"].items():
+            high = off["mean_ratio_to_best_found"][name]
+            lines.append(
+                f"share of the offline optimum: {name} {low * 100:.1f} % to {high * 100:.1f} %"
+            )
     return "\n".join(lines)
 
 
@@ -149,43 +170,96 @@ def _table(summary: dict[str, Any], sweep: dict[int, dict[str, dict[str, float]]
 @click.option("--seed", type=int, default=0, help="seed of the training run")
 @click.option("--threads", type=click.IntRange(min=1), default=1, help="torch threads")
 @click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="a training setting (gamma=0.9, actor_lr=1e-4, batch=128, ...); repeat",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     required=True,
     help="policy directory to write (card.json and model.safetensors)",
 )
 def train_deployment(
-    scenario: str, algorithm: str, requests: int, seed: int, threads: int, out: Path
+    scenario: str,
+    algorithm: str,
+    requests: int,
+    seed: int,
+    threads: int,
+    settings: tuple[str, ...],
+    out: Path,
 ) -> None:
     """Train a deployment policy (MADDPG-SD, DQN, DDPG or PG) on SCENARIO and save it."""
     import torch
 
     from agent.policies.deployment.learned import save_policy
+    from agent.train.deployment_baselines import BaselineArgs
+    from agent.train.deployment_baselines import train as train_baseline
+    from agent.train.deployment_maddpg import MaddpgArgs, train
 
     torch.set_num_threads(threads)
     loaded = _scenario(scenario)
+    kind: type[Any] = MaddpgArgs if algorithm == "maddpg" else BaselineArgs
+    chosen = _settings(kind, settings)
     if algorithm == "maddpg":
-        from agent.train.deployment_maddpg import MaddpgArgs, train
-
-        result = train(MaddpgArgs(loaded, requests=requests, seed=seed))
-        net, curve, seconds = result.net, result.acceptance, result.seconds
+        args: Any = MaddpgArgs(loaded, requests=requests, seed=seed, **chosen)
+        result: Any = train(args)
     else:
-        from agent.train.deployment_baselines import BaselineArgs
-        from agent.train.deployment_baselines import train as train_baseline
-
-        args = BaselineArgs(loaded, algorithm=algorithm, requests=requests, seed=seed)  # type: ignore[arg-type]
-        base = train_baseline(args)
-        net, curve, seconds = base.net, base.acceptance, base.seconds
-    if not curve:
+        args = BaselineArgs(loaded, algorithm=algorithm, requests=requests, seed=seed, **chosen)  # type: ignore[arg-type]
+        result = train_baseline(args)
+    if not result.acceptance:
         fail("no training episode finished")
-    tail = curve[-min(50, len(curve)) :]
+    extra = " ".join(f"--set {item}" for item in settings)
     card = {
         "name": algorithm,
         "scenario": loaded.name,
         "trained_with": f"agent train deployment {scenario} --algorithm {algorithm} "
-        f"--requests {requests} --seed {seed}",
-        "training_seconds": round(seconds, 1),
-        "mean_training_acceptance_last_50": round(sum(tail) / len(tail), 4),
+        f"--requests {requests} --seed {seed}" + (f" {extra}" if extra else ""),
+        "settings": _public(args),
+        "training_seconds": round(result.seconds, 1),
+        "kept_checkpoint_at_requests": result.best_at,
+        "validation": [list(item) for item in result.validation],
     }
-    save_policy(net, out, card)
-    click.echo(json.dumps({**card, "out": str(out)}))
+    save_policy(result.net, out, card)
+    click.echo(json.dumps({k: v for k, v in card.items() if k != "validation"} | {"out": str(out)}))
+
+
+FIXED = {"scenario", "algorithm", "requests", "seed"}
+
+
+def _settings(kind: type[Any], items: tuple[str, ...]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs as the trainer's settings, typed like their defaults."""
+    fields = {f.name: f.default for f in dataclasses.fields(kind) if f.name not in FIXED}
+    chosen: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in fields:
+            fail(f"--set {item}: expected KEY=VALUE, KEY one of {', '.join(fields)}")
+        try:
+            chosen[key] = _typed(fields[key], text)
+        except ValueError:
+            fail(f"--set {item}: {text!r} is not a {type(fields[key]).__name__}")
+    return chosen
+
+
+def _typed(default: Any, text: str) -> Any:
+    if isinstance(default, bool):
+        if text.lower() not in {"true", "false"}:
+            raise ValueError(text)
+        return text.lower() == "true"
+    if isinstance(default, tuple):
+        return tuple(int(part) for part in text.split(","))
+    value = type(default)(text)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(text)
+    return value
+
+
+def _public(args: Any) -> dict[str, Any]:
+    return {
+        f.name: list(v) if isinstance(v := getattr(args, f.name), tuple) else v
+        for f in dataclasses.fields(args)
+        if f.name != "scenario"
+    }

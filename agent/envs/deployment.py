@@ -3,10 +3,12 @@
 - ``DeploymentParallelEnv`` (PettingZoo parallel API): one agent per chain position
   (``vnf_0`` .. ``vnf_{A-1}``); one step is one request. Agent i observes its VNF locally
   (``request_features``: its demands, the request's latency bound, the substrate's load)
-  and answers with a weight vector over the server features; the request is placed VNF by
-  VNF, VNF i on the feasible server its weights score highest. ``state()`` is what the
-  centralised critics see: every agent's observation. Agents beyond a chain's length see
-  zeros and their actions are ignored. The reward, shared, is MADDPG-SD's request reward.
+  and answers with a weight vector over the server features and an admission value; the
+  first agent's admission value below zero rejects the request, otherwise it is placed VNF
+  by VNF, VNF i on the feasible server its weights score highest (``place_by_weights``).
+  ``state()`` is what the centralised critics see: every agent's observation. Agents
+  beyond a chain's length see zeros and their actions are ignored. The reward, shared, is
+  MADDPG-SD's request reward.
 - ``DeploymentGymEnv`` (gymnasium): the single-agent view for DQN / DDPG / PG; one step
   is one VNF, the action a server index; ``info["action_mask"]`` marks the servers that can
   take the VNF (any other action rejects the request). The request's reward comes with its
@@ -25,40 +27,18 @@ from pettingzoo import ParallelEnv
 
 from agent.model.deployment import DeploymentScenario
 from agent.model.deployment_state import (
+    ACTION_SIZE,
     REQUEST_FEATURES,
     SERVER_FEATURES,
     ChainPlan,
     Decision,
     Rejection,
-    Request,
-    SubstrateState,
     option_matrix,
+    place_by_weights,
     request_features,
+    request_reward,
 )
 from agent.sim.deployment import DeploymentSim, generate_requests
-
-
-def shared_reward(
-    scenario: DeploymentScenario, request: Request, latency: float, woken: int
-) -> float:
-    """1 - xi_a * latency / bound - xi_b * servers switched on / chain length."""
-    cost = scenario.cost
-    return (
-        1.0
-        - cost.latency_weight * latency / request.latency_bound
-        - (cost.cost_weight * woken / request.length)
-    )
-
-
-def place_by_weights(state: SubstrateState, request: Request, weights: np.ndarray) -> Decision:
-    plan = ChainPlan(state, request)
-    while not plan.done:
-        options, features = option_matrix(plan)
-        if not options:
-            return Rejection(request.id, f"no server can take VNF {plan.position + 1}")
-        w = weights[min(plan.position, len(weights) - 1)]
-        plan.take(options[int(np.argmax(features @ w))])
-    return plan.placement()
 
 
 class _Episodes:
@@ -80,7 +60,7 @@ class _Episodes:
         if not outcome.accepted:
             return 0.0
         woken = self.sim.state.active_servers() - before
-        return shared_reward(self.scenario, request, outcome.latency, woken)
+        return request_reward(self.scenario.cost, request, outcome.latency, woken)
 
 
 class DeploymentParallelEnv(ParallelEnv):  # type: ignore[misc]
@@ -97,7 +77,7 @@ class DeploymentParallelEnv(ParallelEnv):  # type: ignore[misc]
         self.agents: list[str] = []
         self._episodes = _Episodes(scenario, requests, seed)
         box = gym.spaces.Box(-np.inf, np.inf, (REQUEST_FEATURES,), np.float32)
-        action = gym.spaces.Box(-1.0, 1.0, (SERVER_FEATURES,), np.float32)
+        action = gym.spaces.Box(-1.0, 1.0, (ACTION_SIZE,), np.float32)
         self.observation_spaces = {a: box for a in self.possible_agents}
         self.action_spaces = {a: action for a in self.possible_agents}
 
@@ -136,7 +116,7 @@ class DeploymentParallelEnv(ParallelEnv):  # type: ignore[misc]
 
     def step(self, actions: dict[str, np.ndarray]) -> tuple[Any, Any, Any, Any, Any]:
         request = self.sim.current
-        zero = np.zeros(SERVER_FEATURES, np.float32)
+        zero = np.zeros(ACTION_SIZE, np.float32)
         weights = np.stack([np.asarray(actions.get(a, zero), np.float32) for a in self.agents])
         reward = self._episodes.submit(place_by_weights(self.sim.state, request, weights))
         done = self.sim.done

@@ -143,10 +143,10 @@ class PathOption:
 
     links: tuple[int, ...]
     delay: float
+    hops: int = field(init=False, compare=False)
 
-    @property
-    def hops(self) -> int:
-        return len(self.links)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hops", len(self.links))
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,11 @@ class DeploymentScenario:
         """The same scenario with ``count`` generated requests per episode."""
         spec = self.requests.model_copy(update={"count": count})
         return dataclasses.replace(self, requests=spec, trace=None)
+
+    def with_arrivals(self, per_period: float) -> DeploymentScenario:
+        """The same scenario with Poisson arrivals at ``per_period`` requests per period."""
+        spec = self.requests.model_copy(update={"arrivals_per_period": per_period})
+        return dataclasses.replace(self, requests=spec)
 
 
 class RequestRow(BaseModel):

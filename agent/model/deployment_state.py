@@ -42,10 +42,10 @@ class Request:
     bandwidth: tuple[float, ...]  # one per virtual link: len(vnfs) + 1
     latency_bound: float  # ms
     data: float  # kbit per slot
+    length: int = field(init=False, compare=False)  # VNFs in the chain
 
-    @property
-    def length(self) -> int:
-        return len(self.vnfs)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "length", len(self.vnfs))
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +195,8 @@ class ChainPlan:
     rest: list[float] = field(default_factory=list)  # lower bound of VNFs i+1.. processing
 
     def __post_init__(self) -> None:
+        if self.rest:  # a branch of another plan
+            return
         req, state = self.request, self.state
         fastest = state.max_speed * state.service_rate
         tail = [req.data / (c * fastest) for c in req.cpu]
@@ -230,11 +232,17 @@ class ChainPlan:
         residual, used = self.state.bandwidth, self.bandwidth
         for option in self.state.substrate.paths[(a, b)]:
             ok = True
-            for link in option.links:
-                taken = used.get(link, 0.0) + (extra_need if link in extra else 0.0)
-                if residual[link] - taken + EPS < need:
-                    ok = False
-                    break
+            if used or extra:
+                for link in option.links:
+                    taken = used.get(link, 0.0) + (extra_need if link in extra else 0.0)
+                    if residual[link] - taken + EPS < need:
+                        ok = False
+                        break
+            else:  # nothing taken yet by this chain: the residuals alone
+                for link in option.links:
+                    if residual[link] + EPS < need:
+                        ok = False
+                        break
             if ok:
                 cost = option.delay + option.hops * self.request.data / need
                 if best is None or cost < best_cost:
@@ -243,9 +251,12 @@ class ChainPlan:
 
     def option(self, server: int) -> Option | None:
         """Whether ``server`` can take the next VNF with the chain still able to finish."""
-        if not self.fits(server):
+        req, state, i = self.request, self.state, len(self.servers)
+        cpu, memory = state.cpu[server], state.memory[server]
+        if self.cpu:  # this chain already takes some of the servers' resources
+            cpu, memory = cpu - self.cpu.get(server, 0.0), memory - self.memory.get(server, 0.0)
+        if cpu + EPS < req.cpu[i] or memory + EPS < req.memory[i]:
             return None
-        req, i = self.request, self.position
         into = self.route(self.previous, server, i)
         if into is None:
             return None
@@ -269,8 +280,7 @@ class ChainPlan:
         return Option(server, into.links, None, latency, bound)
 
     def options(self) -> list[Option]:
-        found = (self.option(server) for server in range(self.state.substrate.n))
-        return [option for option in found if option is not None]
+        return [o for o in map(self.option, range(self.state.substrate.n)) if o is not None]
 
     def take(self, option: Option) -> None:
         req, i = self.request, self.position
@@ -284,12 +294,41 @@ class ChainPlan:
             self.paths.append(option.exit_path)
         self.latency = option.latency
 
+    def branch(self) -> ChainPlan:
+        """A copy to try a choice on (the state is shared, never changed)."""
+        return ChainPlan(
+            self.state,
+            self.request,
+            list(self.servers),
+            list(self.paths),
+            self.latency,
+            dict(self.cpu),
+            dict(self.memory),
+            dict(self.bandwidth),
+            self.rest,
+        )
+
     def _use(self, path: tuple[int, ...], need: float) -> None:
         for link in path:
             self.bandwidth[link] = self.bandwidth.get(link, 0.0) + need
 
     def placement(self) -> Placement:
         return Placement(self.request.id, tuple(self.servers), tuple(self.paths), self.latency)
+
+
+def request_reward(cost: CostSpec, request: Request, latency: float, woken: int) -> float:
+    """MADDPG-SD's objective for an accepted request: ``1 - xi_a * latency / bound - xi_b *
+    servers switched on / chain length`` (0 for a rejected one)."""
+    return (
+        1.0
+        - cost.latency_weight * latency / request.latency_bound
+        - cost.cost_weight * woken / request.length
+    )
+
+
+def woken_servers(state: SubstrateState, placement: Placement) -> int:
+    """Servers the placement switches on (hosting no VNF before it)."""
+    return sum(1 for server in set(placement.servers) if not state.hosted[server])
 
 
 class PlacementPolicy(Protocol):
@@ -303,38 +342,46 @@ class PlacementPolicy(Protocol):
 
 # what learned policies see: a few numbers about the request and the substrate, and a
 # row of features per server that can take the next VNF
-REQUEST_FEATURES = 10
-SERVER_FEATURES = 8
+REQUEST_FEATURES = 13
+SERVER_FEATURES = 9
 MAX_LENGTH_SCALE = 5.0
 
 
 def request_features(plan: ChainPlan, position: int | None = None) -> np.ndarray:
-    """The local observation of the agent of VNF ``position`` (default: the next one)."""
+    """The local observation of the agent of VNF ``position`` (default: the next one): its
+    VNF's demands, the request's slack and size, and how loaded the substrate is (shares
+    used, and the request's whole CPU and memory over what is left: its pressure)."""
     req, state = plan.request, plan.state
     sub = state.substrate
     i = plan.position if position is None else position
-    used_cpu = 1.0 - sum(state.cpu) / sum(sub.cpu)
-    used_bw = 1.0 - sum(state.bandwidth) / sum(sub.bandwidth)
+    free_cpu, free_memory = sum(state.cpu), sum(state.memory)
     active = sum(1 for count in state.hosted if count) / sub.n
-    bw = req.bandwidth[i]
     return np.array(
         [
             i / MAX_LENGTH_SCALE,
             req.length / MAX_LENGTH_SCALE,
             req.cpu[i] / 20.0,
             req.memory[i] / 20.0,
-            bw / 20.0,
+            req.bandwidth[i] / 20.0,
             (req.latency_bound - plan.latency) / req.latency_bound,
             req.latency_bound / 150.0,
-            used_cpu,
-            used_bw,
+            1.0 - free_cpu / sum(sub.cpu),
+            1.0 - sum(state.bandwidth) / sum(sub.bandwidth),
             active,
+            min(sum(req.cpu) / max(free_cpu, EPS), 2.0),
+            min(sum(req.memory) / max(free_memory, EPS), 2.0),
+            sum(req.cpu) / 100.0,
         ],
         dtype=np.float32,
     )
 
 
 def server_features(plan: ChainPlan, option: Option) -> list[float]:
+    """What a learned policy knows of ``option``: CPU and memory left (shares, after the
+    VNF), active, the previous VNF's server, the chain's latency lower bound through it
+    (share of the bound), the path's hops, its bottleneck (share left), the server's speed
+    and the balance of its CPU and memory left (a server with one exhausted and the other
+    free takes no VNF: keeping them even keeps both usable)."""
     req, state, i = plan.request, plan.state, plan.position
     sub, n = state.substrate, option.server
     cpu_left = (state.cpu[n] - plan.cpu.get(n, 0.0) - req.cpu[i]) / sub.cpu[n]
@@ -353,6 +400,7 @@ def server_features(plan: ChainPlan, option: Option) -> list[float]:
         len(option.path) / 5.0,
         bottleneck,
         sub.speed[n] / state.max_speed,
+        -abs(cpu_left - memory_left),  # balance: CPU and memory left in the same share
     ]
 
 
@@ -362,3 +410,69 @@ def option_matrix(plan: ChainPlan) -> tuple[list[Option], np.ndarray]:
     rows = [server_features(plan, option) for option in options]
     matrix = np.array(rows, dtype=np.float32).reshape(len(options), SERVER_FEATURES)
     return options, matrix
+
+
+# MADDPG-SD's actions: per agent, weights over the server features, then an admission
+# value (read from the first agent only: below zero rejects the request)
+ACTION_SIZE = SERVER_FEATURES + 1
+ADMISSION_REASON = "admission: refused to keep resources for later requests"
+
+
+def joint_observation(state: SubstrateState, request: Request, agents: int) -> np.ndarray:
+    """Every agent's local observation at the request's arrival (zeros beyond its chain)."""
+    plan = ChainPlan(state, request)
+    obs = np.zeros((agents, REQUEST_FEATURES), np.float32)
+    for i in range(min(request.length, agents)):
+        obs[i] = request_features(plan, i)
+    return obs
+
+
+def place_by_weights(
+    state: SubstrateState,
+    request: Request,
+    actions: np.ndarray,
+    admission: bool = True,
+    backtrack: int = 0,
+) -> Decision:
+    """MADDPG-SD's decoding: the first agent's admission value below zero rejects; else
+    VNF by VNF, VNF i on the feasible server whose features score highest under agent i's
+    weights (the last agent's for positions beyond the agents). With ``backtrack`` > 0, an
+    agent that finds no server sends the choice back to the previous agent, which tries
+    its next-best server (depth first), until ``backtrack`` more servers have been tried."""
+    if admission and actions.shape[1] > SERVER_FEATURES and actions[0, SERVER_FEATURES] < 0:
+        return Rejection(request.id, ADMISSION_REASON)
+    search = _Search(actions[:, :SERVER_FEATURES], request.length + backtrack)
+    found = search.run(ChainPlan(state, request))
+    if found is None:
+        return Rejection(
+            request.id,
+            f"no server can take VNF {search.deepest + 1} of {request.length} "
+            "within the resources and the latency bound",
+        )
+    return found.placement()
+
+
+@dataclass
+class _Search:
+    """Depth first over each agent's ranking, trying at most ``budget`` servers."""
+
+    weights: np.ndarray
+    budget: int
+    deepest: int = 0  # the furthest VNF that found no server
+
+    def run(self, plan: ChainPlan) -> ChainPlan | None:
+        if plan.done:
+            return plan
+        self.deepest = max(self.deepest, plan.position)
+        options, features = option_matrix(plan)
+        scores = features @ self.weights[min(plan.position, len(self.weights) - 1)]
+        for k in np.argsort(-scores, kind="stable"):
+            if self.budget <= 0:
+                return None
+            self.budget -= 1
+            child = plan.branch()
+            child.take(options[int(k)])
+            found = self.run(child)
+            if found is not None:
+                return found
+        return None

@@ -28,6 +28,8 @@ from agent.model.deployment_state import (
     PlacementPolicy,
     Request,
     SubstrateState,
+    request_reward,
+    woken_servers,
 )
 
 
@@ -106,6 +108,7 @@ class EpisodeResult:
     requests: int = 0
     accepted: int = 0
     latency_sum: float = 0.0
+    reward_sum: float = 0.0  # MADDPG-SD's objective summed over the accepted requests
     energy: float = 0.0
     reasons: Counter[str] = field(default_factory=Counter)
 
@@ -171,6 +174,10 @@ class DeploymentSim:
         if reason is not None:
             self.result.reasons[f"invalid placement: {reason}"] += 1
             return Outcome(False, reason, 0.0)
+        woken = woken_servers(self.state, decision)
+        self.result.reward_sum += request_reward(
+            self.scenario.cost, request, decision.latency, woken
+        )
         self.state.apply(request, decision)
         self._power = self.state.power(self.scenario.cost)
         end = request.arrival + request.duration

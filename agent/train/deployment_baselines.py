@@ -31,6 +31,7 @@ from agent.model.deployment_state import (
     Request,
     option_matrix,
     request_features,
+    request_reward,
 )
 from agent.policies.deployment.heuristics import no_server_reason
 from agent.policies.deployment.learned import (
@@ -41,7 +42,8 @@ from agent.policies.deployment.learned import (
     mlp,
 )
 from agent.sim.deployment import DeploymentSim, generate_requests
-from agent.train.deployment_maddpg import request_reward
+from agent.train.deployment_eval import BestCheckpoint
+from agent.train.deployment_maddpg import TRAINING_SEEDS
 
 
 @dataclass
@@ -55,6 +57,8 @@ class BaselineArgs:
     batch: int = 64
     epsilon: float = 0.2
     noise: float = 0.3
+    validate_every: int = 1000  # requests between validations (0: never; keep the last)
+    validation_episodes: int = 6  # per load, the same episodes as MADDPG-SD's
     seed: int = 0
 
 
@@ -66,8 +70,10 @@ class Step:
 
 @dataclass
 class BaselineResult:
-    net: ScoreNet
+    net: ScoreNet  # the network that scored best on the validation episodes
     acceptance: list[float] = field(default_factory=list)
+    validation: list[tuple[int, float]] = field(default_factory=list)  # (requests, score)
+    best_at: int = 0
     seconds: float = 0.0
 
 
@@ -77,7 +83,7 @@ class Learner:
     def __init__(self, args: BaselineArgs, servers: int) -> None:
         self.args = args
         card = DeploymentCard(
-            format="sfc-deployment/1",
+            format="sfc-deployment/2",
             algorithm=args.algorithm,
             hidden=args.hidden,
             servers=servers,
@@ -185,25 +191,40 @@ def run_request(learner: Learner, sim: DeploymentSim, request: Request) -> float
     outcome = sim.submit(plan.placement())
     woken = sim.state.active_servers() - active_before
     reward = (
-        request_reward(sim.scenario, request, outcome.latency, woken) if outcome.accepted else 0.0
+        request_reward(sim.scenario.cost, request, outcome.latency, woken)
+        if outcome.accepted
+        else 0.0
     )
     learner.learn(steps, reward)
     return reward
 
 
 def train(args: BaselineArgs) -> BaselineResult:
+    """Train for ``args.requests`` requests, keeping the network that scored best on the
+    validation episodes (as MADDPG-SD's trainer does)."""
     torch.manual_seed(args.seed)
     learner = Learner(args, args.scenario.substrate.n)
+    best = BestCheckpoint(args.scenario, args.loads, args.validation_episodes)
     result = BaselineResult(learner.net)
     started, seen, episode = time.perf_counter(), 0, 0
     rng = np.random.default_rng(args.seed)
+    if args.validate_every:
+        best.check(learner.net, 0)
     while seen < args.requests:
         load = int(rng.choice(args.loads))
-        sim = DeploymentSim(args.scenario, generate_requests(args.scenario, 10**6 + episode, load))
+        requests = generate_requests(args.scenario, TRAINING_SEEDS + episode, load)
+        sim = DeploymentSim(args.scenario, requests)
         episode += 1
+        before = seen
         while not sim.done and seen < args.requests:
             run_request(learner, sim, sim.current)
             seen += 1
         result.acceptance.append(sim.finish().acceptance)
+        if args.validate_every and seen // args.validate_every > before // args.validate_every:
+            best.check(learner.net, seen)
+    if args.validate_every and seen % args.validate_every:
+        best.check(learner.net, seen)
+    result.net = best.net or learner.net
+    result.validation, result.best_at = best.history, best.best_at
     result.seconds = time.perf_counter() - started
     return result

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +53,14 @@ def line(write_scenario: Callable[..., Path]) -> DeploymentScenario:
 @pytest.fixture(scope="session")
 def bundled() -> DeploymentScenario:
     return load_deployment(BUNDLED)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Small networks train faster on one thread than on a shared machine's two."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -6,18 +6,31 @@ that can take it (resources, a path with room, the latency bound still reachable
 - ``latency-greedy``: the server through which the chain's latency can be lowest.
 
 A chain that reaches a VNF no server can take is rejected (no backtracking).
+
+``BalancedGreedy`` (``balanced-greedy``) is MADDPG-SD's prior without training: servers
+ranked by the chain's latency lower bound and the balance of their CPU and memory left,
+with MADDPG-SD's backtracking; a reference for what training adds, and the offline
+greedy's best pass.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from agent.model.deployment_state import (
+    ACTION_SIZE,
+    SERVER_FEATURES,
     ChainPlan,
     Decision,
     Option,
     Rejection,
     Request,
     SubstrateState,
+    place_by_weights,
 )
+
+LATENCY_FEATURE = 4  # the server features: the chain's latency lower bound through it
+BALANCE_FEATURE = 8  # the balance of the server's CPU and memory left
 
 
 class SequentialPolicy:
@@ -78,6 +91,22 @@ class LatencyGreedy(SequentialPolicy):
         if not options:
             return None
         return min(options, key=lambda o: (o.latency_bound_rest, o.server))
+
+
+class BalancedGreedy:
+    """Fixed weights over the server features, decoded as MADDPG-SD decodes its actions."""
+
+    name = "balanced-greedy"
+
+    def __init__(self, latency: float = -0.96, balance: float = 0.5, backtrack: int = 50):
+        self.actions = np.zeros((1, ACTION_SIZE), np.float32)
+        self.actions[0, LATENCY_FEATURE] = latency
+        self.actions[0, BALANCE_FEATURE] = balance
+        self.actions[0, SERVER_FEATURES] = 1.0  # admit
+        self.backtrack = backtrack
+
+    def place(self, request: Request, state: SubstrateState) -> Decision:
+        return place_by_weights(state, request, self.actions, True, self.backtrack)
 
 
 HEURISTICS: dict[str, type[SequentialPolicy]] = {

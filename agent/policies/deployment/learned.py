@@ -4,9 +4,12 @@ Every learned policy builds a placement VNF by VNF, like the heuristics, over th
 that can take the next VNF (``ChainPlan.options``); what differs is how it ranks them:
 
 - ``maddpg`` (MADDPG-SD): one actor per chain position. From its local observation (its
-  VNF's demands, the request's slack, the substrate's load) the actor of position i outputs
-  a weight vector w_i in [-1, 1]^F; the server whose features phi score highest,
-  ``w_i . phi``, gets the VNF. Trained with centralised critics (agent.train.deployment_maddpg).
+  VNF's demands, the request's slack and size, the substrate's load) the actor of position
+  i outputs a weight vector w_i in [-1, 1]^F and an admission value; the server whose
+  features phi score highest, ``w_i . phi``, gets the VNF, and the first agent's admission
+  value below zero rejects the request (``place_by_weights``). The actors are evaluated
+  together (``StackedMLP``). Trained with centralised critics
+  (agent.train.deployment_maddpg).
 - ``dqn``: one Q-network scores each candidate server from [request features, its
   features]; the highest Q wins.
 - ``pg``: the same network read as logits of a softmax policy (greedy at evaluation).
@@ -14,12 +17,15 @@ that can take the next VNF (``ChainPlan.options``); what differs is how it ranks
   score per server (a continuous action in [-1, 1]^N); the highest feasible score wins.
 
 All networks: two hidden layers of 128, ReLU. Files: ``card.json`` (architecture) and
-``model.safetensors``; no code is loaded.
+``model.safetensors``; no code is loaded. Format 2 (this one) added the request's pressure
+features and MADDPG-SD's admission value; format 1 files are refused with that reason.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from agent.model.deployment_state import (
+    ACTION_SIZE,
     REQUEST_FEATURES,
     SERVER_FEATURES,
     ChainPlan,
@@ -39,7 +46,9 @@ from agent.model.deployment_state import (
     Rejection,
     Request,
     SubstrateState,
+    joint_observation,
     option_matrix,
+    place_by_weights,
     request_features,
 )
 from agent.policies.deployment.heuristics import no_server_reason
@@ -47,7 +56,7 @@ from agent.policies.errors import PolicyFileError
 from agent.policies.jsoncard import card_error, read_card, validate
 from agent.policies.tensorfile import Shape, check_tensors, linear_shapes, match_mode
 
-FORMAT = "sfc-deployment/1"
+FORMAT = "sfc-deployment/2"
 CARD, WEIGHTS = "card.json", "model.safetensors"
 SHIPPED = Path(__file__).resolve().parents[3] / "topologies" / "policies" / "deployment"
 Algorithm = Literal["maddpg", "dqn", "ddpg", "pg"]
@@ -66,11 +75,45 @@ def mlp(inputs: int, outputs: int, hidden: int = HIDDEN) -> nn.Sequential:
 
 class DeploymentCard(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
-    format: Literal["sfc-deployment/1"]
+    format: Literal["sfc-deployment/2"]
     algorithm: Algorithm
     hidden: int = Field(ge=1, le=4096)
     agents: int = Field(default=1, ge=1, le=20)  # maddpg: actors, one per chain position
     servers: int = Field(default=1, ge=1, le=1000)  # ddpg: the substrate it was trained on
+    admission: bool = True  # maddpg: the first agent's admission value may reject
+    backtrack: int = Field(default=0, ge=0, le=10_000)  # maddpg: servers retried on dead ends
+
+
+class StackedMLP(nn.Module):
+    """``count`` MLPs of the same shape (two hidden layers, ReLU) evaluated in one batched
+    call: ``(count, batch, inputs) -> (count, batch, outputs)``."""
+
+    def __init__(self, count: int, inputs: int, outputs: int, hidden: int = HIDDEN) -> None:
+        super().__init__()
+        self.w0, self.b0 = _stacked_layer(count, inputs, hidden)
+        self.w1, self.b1 = _stacked_layer(count, hidden, hidden)
+        self.w2, self.b2 = _stacked_layer(count, hidden, outputs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(torch.baddbmm(self.b0, x, self.w0))
+        h = torch.relu(torch.baddbmm(self.b1, h, self.w1))
+        return torch.baddbmm(self.b2, h, self.w2)
+
+
+def _stacked_layer(count: int, inputs: int, outputs: int) -> tuple[nn.Parameter, nn.Parameter]:
+    """Weights and biases initialised as ``nn.Linear`` does, ``count`` times."""
+    bound = 1.0 / math.sqrt(inputs)
+    weight = nn.Parameter(torch.empty(count, inputs, outputs).uniform_(-bound, bound))
+    bias = nn.Parameter(torch.empty(count, 1, outputs).uniform_(-bound, bound))
+    return weight, bias
+
+
+def stacked_shapes(prefix: str, count: int, sizes: list[int]) -> dict[str, Shape]:
+    shapes: dict[str, Shape] = {}
+    for k, (a, b) in enumerate(itertools.pairwise(sizes)):
+        shapes[f"{prefix}.w{k}"] = (count, a, b)
+        shapes[f"{prefix}.b{k}"] = (count, 1, b)
+    return shapes
 
 
 class ScoreNet(nn.Module):
@@ -82,18 +125,18 @@ class ScoreNet(nn.Module):
         self.card = card
         h = card.hidden
         if card.algorithm == "maddpg":
-            self.actors = nn.ModuleList(
-                mlp(REQUEST_FEATURES, SERVER_FEATURES, h) for _ in range(card.agents)
-            )
+            self.actors = StackedMLP(card.agents, REQUEST_FEATURES, ACTION_SIZE, h)
         elif card.algorithm == "ddpg":
             size = REQUEST_FEATURES + card.servers * (SERVER_FEATURES + 1)
             self.actor = mlp(size, card.servers, h)
         else:
             self.scorer = mlp(REQUEST_FEATURES + SERVER_FEATURES, 1, h)
 
-    def weights(self, position: int, obs: torch.Tensor) -> torch.Tensor:
-        actor = self.actors[min(position, len(self.actors) - 1)]
-        return torch.tanh(actor(obs))
+    def actions(self, obs: torch.Tensor) -> torch.Tensor:
+        """maddpg: every agent's action from its observation, ``(agents, [batch,] F + 1)``."""
+        if obs.dim() == 2:
+            return self.actions(obs[:, None, :])[:, 0]
+        return torch.tanh(self.actors(obs))
 
     def scores(self, obs: np.ndarray, features: np.ndarray) -> torch.Tensor:
         """dqn / pg: one score per candidate row."""
@@ -105,10 +148,7 @@ class ScoreNet(nn.Module):
 def expected_tensors(card: DeploymentCard) -> dict[str, Shape]:
     h = card.hidden
     if card.algorithm == "maddpg":
-        shapes: dict[str, Shape] = {}
-        for a in range(card.agents):
-            shapes.update(linear_shapes(f"actors.{a}", [REQUEST_FEATURES, h, h, SERVER_FEATURES]))
-        return shapes
+        return stacked_shapes("actors", card.agents, [REQUEST_FEATURES, h, h, ACTION_SIZE])
     if card.algorithm == "ddpg":
         size = REQUEST_FEATURES + card.servers * (SERVER_FEATURES + 1)
         return linear_shapes("actor", [size, h, h, card.servers])
@@ -134,6 +174,11 @@ class LearnedPolicy:
 
     @torch.no_grad()
     def place(self, request: Request, state: SubstrateState) -> Decision:
+        card = self.net.card
+        if card.algorithm == "maddpg":
+            obs = torch.from_numpy(joint_observation(state, request, card.agents))
+            actions = self.net.actions(obs).numpy()
+            return place_by_weights(state, request, actions, card.admission, card.backtrack)
         plan = ChainPlan(state, request)
         while not plan.done:
             options, features = option_matrix(plan)
@@ -143,12 +188,7 @@ class LearnedPolicy:
         return plan.placement()
 
     def pick(self, plan: ChainPlan, options: list[Option], features: np.ndarray) -> int:
-        algorithm = self.net.card.algorithm
-        if algorithm == "maddpg":
-            obs = torch.from_numpy(request_features(plan))
-            w = self.net.weights(plan.position, obs).numpy()
-            return int(np.argmax(features @ w))
-        if algorithm == "ddpg":
+        if self.net.card.algorithm == "ddpg":
             x = torch.from_numpy(ddpg_input(plan, options, features))
             scores = torch.tanh(self.net.actor(x)).numpy()
             return int(np.argmax([scores[o.server] for o in options]))
@@ -166,9 +206,12 @@ def save_policy(net: ScoreNet, directory: Path, extra: dict[str, Any]) -> None:
 
 def load_card(path: Path) -> tuple[dict[str, Any], DeploymentCard]:
     doc = read_card(path)
-    if doc.data.get("format") != FORMAT:
-        problem = f"{doc.data.get('format')!r}, not a {FORMAT} card (SFC deployment)"
+    found = doc.data.get("format")
+    if found == "sfc-deployment/1":
+        problem = "'sfc-deployment/1': written before the pressure features and admission; retrain"
         raise card_error(doc, ["format"], problem)
+    if found != FORMAT:
+        raise card_error(doc, ["format"], f"{found!r}, not a {FORMAT} card (SFC deployment)")
     return doc.data, validate(doc, DeploymentCard)
 
 

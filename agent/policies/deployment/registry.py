@@ -6,17 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.model.deployment_state import PlacementPolicy
-from agent.policies.deployment.heuristics import HEURISTICS
+from agent.policies.deployment.heuristics import HEURISTICS, BalancedGreedy
 from agent.policies.errors import UnknownPolicyError
 
 LEARNED = ("maddpg", "dqn", "ddpg", "pg")
-ONLINE = (*LEARNED, *HEURISTICS)
+ONLINE = (*LEARNED, *HEURISTICS, BalancedGreedy.name)
 
 
 def make_deployment_policy(name: str, servers: int, shipped: Path | None = None) -> PlacementPolicy:
     """A heuristic by name, a shipped learned policy by algorithm, or a policy directory."""
     if name in HEURISTICS:
         return HEURISTICS[name]()
+    if name == BalancedGreedy.name:
+        return BalancedGreedy()
     from agent.policies.deployment.learned import SHIPPED, load_policy
 
     directory = (shipped or SHIPPED) / name if name in LEARNED else Path(name)
