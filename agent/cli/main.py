@@ -89,6 +89,10 @@ def _lazy(target: str, summary: str) -> LazyCommand:
             "solve_cmd:solve_command",
             "Solve the coordination MILP of SCENARIO, centralised or over a domain hierarchy.",
         ),
+        "export": _lazy(
+            "export_cmd:export_command",
+            "Export a trained actor (coordination policy or slicing slave) to ONNX or TorchScript.",
+        ),
     },
 )
 @click.version_option(__version__, prog_name="agent")
@@ -114,7 +118,7 @@ def cli() -> None:
         ),
         "slicing": _lazy(
             "slicing_cmd:train_slicing",
-            "Train a slicing slave policy (DDPG under ADMM) on SCENARIO and save it to --out.",
+            "Train a slicing slave policy (DDPG or MADDPG under ADMM) on SCENARIO and save it.",
         ),
     },
 )
@@ -146,6 +150,20 @@ def train_group() -> None:
 )
 def eval_group() -> None:
     """Evaluate policies against baselines (one subcommand per problem)."""
+
+
+@cli.group(
+    "tune",
+    cls=LazyGroup,
+    lazy={
+        "slicing": _lazy(
+            "slicing_cmd:tune_slicing_command",
+            "Search DDPG hyperparameters for SCENARIO's slicing slave with Optuna (resumable).",
+        ),
+    },
+)
+def tune_group() -> None:
+    """Search hyperparameters (one subcommand per problem)."""
 
 
 def main() -> None:

@@ -1,41 +1,50 @@
 """One slice's ADMM slave problem as a gymnasium environment (DeepSlicing's slave).
 
 An episode plays one slice of one instance of a slicing scenario for the scenario's steps
-with one ADMM target ``z - u`` (drawn uniformly in ``[0, capacity]`` at reset, as the paper
-trains its slaves for every target; ``options={"target": t}`` fixes it). The demand follows
+with one ADMM target ``z - u``: drawn uniformly in ``[0, capacity]`` at reset, as the paper
+trains its slaves for every target, or by ``target_sampler`` (for instance near the targets
+ADMM goes through); ``options={"target": t}`` fixes it. The demand follows
 the scenario's demand process. Observation and action: ``agent.model.slicing_observation``
 (deficit, demand, floor, exponent, weight, mask per user, then the target; the action is
 the allocation per user as a fraction of the capacity).
 
-Reward of a step, divided by the slice's utility at an equal share (so that slices of any
-size learn at one scale): weighted utility - qos_penalty x QoS shortfall - rho / 2 x
+Reward of a step, divided by the slice's ``reward_scale`` (so that slices of any size learn
+at one scale): weighted utility - qos_penalty x QoS shortfall - rho / 2 x
 (sum x - target)^2. The deficit of a user is its accumulated QoS shortfall over its floor.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
-from agent.model.slicing import Array, SlicingScenario
+from agent.model.slicing import Array, SlicingProblem, SlicingScenario
 from agent.model.slicing_observation import encode, obs_size
-from agent.model.slicing_utility import Layout, qos_shortfall, weighted_utility
+from agent.model.slicing_utility import Layout, qos_shortfall, reward_scale, weighted_utility
 
 Obs = np.ndarray
+# (problem, demand of the first step for all users, slice index, generator) -> target
+TargetSampler = Callable[[SlicingProblem, Array, int, np.random.Generator], float]
 
 
 class SliceSlaveEnv(gym.Env[Obs, Obs]):
     """The slave problem of one slice (``slice_index``, or a random slice per episode)."""
 
     def __init__(
-        self, scenario: SlicingScenario, slice_index: int | None = None, users: int | None = None
+        self,
+        scenario: SlicingScenario,
+        slice_index: int | None = None,
+        users: int | None = None,
+        target_sampler: TargetSampler | None = None,
     ) -> None:
         self.metadata = {"render_modes": []}
         self.scenario = scenario
         self.slice_index = slice_index
+        self.target_sampler = target_sampler
         self.users = users or max(s.users for s in scenario.problem(0).slices)
         self.observation_space = gym.spaces.Box(-20.0, 20.0, (obs_size(self.users),), np.float32)
         self.action_space = gym.spaces.Box(0.0, 1.0, (self.users,), np.float32)
@@ -55,7 +64,8 @@ class SliceSlaveEnv(gym.Env[Obs, Obs]):
             index = int(self.np_random.integers(0, len(problem.slices)))
         full = Layout.of(problem)
         columns = slice(int(full.starts[index]), int(full.starts[index + 1]))
-        demand = self.scenario.demand(problem, episode_seed)[:, columns]
+        every = self.scenario.demand(problem, episode_seed)
+        demand = every[:, columns]
         if demand.shape[1] > self.users:
             raise ValueError(f"slice has {demand.shape[1]} users, the env holds {self.users}")
         one = dataclasses.replace(problem, slices=(problem.slices[index],))
@@ -63,9 +73,13 @@ class SliceSlaveEnv(gym.Env[Obs, Obs]):
         self.deficit = np.zeros(demand.shape[1])
         options = options or {}
         capacity = problem.capacity
-        self.target = float(options.get("target", self.np_random.uniform(0.0, capacity)))
-        equal = np.full(demand.shape[1], capacity / len(problem.slices) / demand.shape[1])
-        self.scale = 1.0 + float(weighted_utility(self.layout, equal, demand.mean(0)).sum())
+        if "target" in options:
+            self.target = float(options["target"])
+        elif self.target_sampler is not None:
+            self.target = self.target_sampler(problem, every[0], index, self.np_random)
+        else:
+            self.target = float(self.np_random.uniform(0.0, capacity))
+        self.scale = float(reward_scale(full, every.mean(0))[index])
         self.t = 0
         return self.observation(), {}
 

@@ -103,3 +103,49 @@ def response(layout: Layout, price: Array, demand: Array) -> Array:
     free = np.where(w > 0, free, 0.0)
     result: Array = np.maximum(layout.floors(demand), np.minimum(free, demand))
     return result
+
+
+def project_simplex(values: Array, total: float) -> Array:
+    """Euclidean projection of ``values`` onto ``{z >= 0, sum z = total}`` (ADMM's master)."""
+    ordered = np.sort(values)[::-1]
+    excess = np.cumsum(ordered) - total
+    ranks = np.arange(1, values.size + 1)
+    valid = ordered - excess / ranks > 0
+    rank = int(ranks[valid][-1]) if valid.any() else values.size
+    shift = excess[rank - 1] / rank
+    result: Array = np.maximum(values - shift, 0.0)
+    return result
+
+
+def project_capacity(x: Array, capacity: float, floors: Array | None = None) -> Array:
+    """``x`` itself when it fits, else its projection onto ``sum x = capacity, x >= 0``;
+    with ``floors`` (per user), onto ``sum x = capacity, x >= min(x, floors)``: a user whose
+    raw allocation met its floor keeps it (when those floors fit in the capacity)."""
+    x = np.maximum(x, 0.0)
+    if x.sum() <= capacity:
+        return x
+    if floors is not None:
+        kept = np.minimum(x, floors)
+        if kept.sum() <= capacity:
+            result: Array = kept + project_simplex(x - kept, capacity - float(kept.sum()))
+            return result
+    return project_simplex(x, capacity)
+
+
+GAP_OF_NOTE = 0.03  # a slave total 3 % off its slice's equal share counts in the reward scale
+
+
+def reward_scale(layout: Layout, demand: Array) -> Array:
+    """Per slice: what a slave's reward is divided by, so that slices of any size learn at
+    one scale: 1 + the slice's utility at an equal share of the capacity + the ADMM
+    penalty of missing an equal share by ``GAP_OF_NOTE`` (which dominates for large
+    capacities, where the penalty grows with the square of the allocation)."""
+    problem = layout.problem
+    sizes = np.diff(layout.starts)
+    share = problem.capacity / layout.n_slices
+    equal = (share / sizes)[layout.slice_of]
+    utility = np.bincount(
+        layout.slice_of, weighted_utility(layout, equal, demand), minlength=layout.n_slices
+    )
+    penalty = 0.5 * problem.rho * (GAP_OF_NOTE * share) ** 2
+    return np.asarray(1.0 + utility + penalty, dtype=np.float64)

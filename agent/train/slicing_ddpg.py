@@ -1,17 +1,20 @@
 """DDPG for DeepSlicing's slave problem (Liu et al., GLOBECOM 2020), in torch.
 
-One actor learns the slave of every slice of a scenario (it is permutation-equivariant, see
-``agent.policies.slicing.learned``), trained on ``SliceSlaveEnv`` episodes with random ADMM
-targets, as the paper trains its slaves for every target. The critic is a deep set:
-a per-user MLP over the user's features and allocation, summed, plus an MLP over the slice's
-context and the gap between its total and its target.
+One actor learns the slave of every slice of a scenario (``agent.train.slicing_nets``: a
+learned correction of a closed-form price), trained on ``SliceSlaveEnv`` episodes, once for
+every ADMM target as the paper trains its slaves: a share ``uniform_targets`` of the
+episodes draws the target uniformly (in ``[0, capacity]``, with many slices in
+``[0, 3 x capacity / slices]``), the others near a target ADMM goes through on that
+instance (an iterate of ADMM with the closed-form guess as slave, jittered).
 
 The loop, top to bottom: ``envs`` environments step together with Gaussian noise on the
-actor's scores and total; transitions go to the replay buffer; after ``warmup`` steps, one
-update per step (critic to the TD target, actor up the critic's value, soft target updates);
-every ``eval_every`` steps ADMM with the current actor is compared with ADMM-OPT on a few
-episodes and the best actor is kept. The run directory gets curves, checkpoints and the
-policy (``policy/``: ``card.json`` + ``slave.safetensors``).
+actor's log price (``sigma`` decaying to ``sigma_final``); transitions go to the replay
+buffer; after ``warmup`` steps, one update per step (critic to the TD target, actor up the
+critic's value, soft target updates); every ``eval_every`` steps the current actor's
+regret against the exact slave and ratio to ADMM-OPT are measured on a few episodes
+(``agent.train.slicing_probe``) and the actor of least regret is kept. The run
+directory gets curves, checkpoints and the policy (``policy/``: ``card.json`` +
+``slave.safetensors``).
 """
 
 from __future__ import annotations
@@ -26,100 +29,72 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.envs.slicing import SliceSlaveEnv
-from agent.model.slicing import SlicingScenario
-from agent.model.slicing_observation import CONTEXT, FEATURES, TOTAL_SWING, features
-from agent.policies.slicing.learned import LearnedSlave, save_slave
-from agent.policies.slicing.methods import admm_drl, admm_opt
+from agent.envs.slicing import SliceSlaveEnv, TargetSampler
+from agent.model.slicing import Array, SlicingProblem, SlicingScenario
+from agent.model.slicing_price import Pricing
+from agent.model.slicing_utility import Layout
+from agent.policies.slicing.admm import AdmmTrace, admm
+from agent.policies.slicing.learned import FORMAT, LearnedSlave, save_slave
 from agent.train.replay import ReplayBuffer
 from agent.train.run_log import CurveLog, save_checkpoint
-from agent.train.slicing_eval import evaluate
+from agent.train.slicing_nets import SlaveActor, SlaveCritic, numpy_weights
+from agent.train.slicing_probe import SlaveProbe
 
 
 @dataclass
 class SlicingDDPGArgs:
-    steps: int = 4000
+    steps: int = 6000
     envs: int = 16
     hidden: int = 64
+    guess_steps: int = 2  # Newton steps of the closed-form guess the actor corrects
     gamma: float = 0.0  # the slave's reward depends on the step's allocation alone
     tau: float = 0.01
     actor_lr: float = 1e-3
     critic_lr: float = 2e-3
     batch_size: int = 256
     buffer: int = 200_000
-    sigma: float = 0.3  # noise on the actor's scores and total
+    sigma: float = 0.03  # noise on the actor's log price
+    sigma_final: float = 0.005
+    uniform_targets: float = 0.3  # share of episodes with a uniform target
+    jitter: float = 0.1  # log-normal spread around an ADMM iterate's target
+    reward_floor: float = -50.0  # rewards (per slice, scaled) are clipped below here
     warmup: int = 50
     eval_every: int = 500
-    eval_episodes: int = 4
+    eval_episodes: int = 8
     seed: int = 0
     threads: int = 1
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers.append(nn.Linear(sizes[i], sizes[i + 1]))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+def admm_targets(uniform: float, jitter: float, guess_steps: int) -> TargetSampler:
+    """Targets for training: with probability ``uniform``, uniform in ``[0, capacity]``
+    (the paper's 3 slices) or, with more slices, in ``[0, 3 x capacity / slices]`` (ADMM
+    does not ask one of 20 slices for the whole capacity); else one iterate's target of
+    ADMM with the closed-form guess as slave, x lognormal(jitter)."""
+    guess = LearnedSlave(None, {"guess_steps": guess_steps})
+
+    def sample(
+        problem: SlicingProblem, demand: Array, index: int, rng: np.random.Generator
+    ) -> float:
+        capacity = problem.capacity
+        if rng.random() < uniform:
+            return float(rng.uniform(0.0, capacity * min(1.0, 3.0 / len(problem.slices))))
+        layout = Layout.of(problem)
+        deficit = np.zeros(layout.alpha.size)
+        prepared = guess.prepare(layout, demand, deficit)
+        trace = AdmmTrace()
+        admm(layout, lambda t, _d, _f: prepared(t), demand, deficit, trace)
+        target = trace.targets[int(rng.integers(0, len(trace.targets)))][index]
+        return float(np.clip(target * rng.lognormal(0.0, jitter), 0.0, capacity))
+
+    return sample
 
 
-def _inputs(obs: torch.Tensor, users: int) -> tuple[torch.Tensor, ...]:
-    per_user, context, mask, share = features(obs.numpy(), users)
-    return tuple(torch.from_numpy(a) for a in (per_user, context, mask, share))
+@dataclass(frozen=True)
+class Selected:
+    """The kept actor's figures on the evaluation episodes (``agent.train.slicing_probe``)."""
 
-
-class SlaveActor(nn.Module):
-    """The torch twin of ``agent.policies.slicing.learned.actor_forward``."""
-
-    def __init__(self, hidden: int, users: int) -> None:
-        super().__init__()
-        self.users = users
-        self.user = mlp([FEATURES + CONTEXT, hidden, hidden, 1])
-        self.total = mlp([CONTEXT, hidden, 1])
-
-    def forward(self, obs: torch.Tensor, noise: float = 0.0) -> torch.Tensor:
-        per_user, context, mask, _ = _inputs(obs, self.users)
-        joined = torch.cat([per_user, context[:, None, :].expand(-1, self.users, -1)], -1)
-        scores = self.user(joined)[..., 0]
-        swing = self.total(context)[:, 0]
-        if noise > 0:
-            scores = scores + noise * torch.randn_like(scores)
-            swing = swing + noise * torch.randn_like(swing)
-        floor = obs[:, 2 * self.users : 3 * self.users] * mask
-        floor_sum = floor.sum(1)
-        total = torch.minimum(obs[:, -1] + TOTAL_SWING * torch.tanh(swing), torch.ones(1))
-        total = torch.maximum(total, floor_sum)
-        split = torch.softmax(scores.masked_fill(mask == 0, -1e9), dim=1)
-        return floor + split * (total - floor_sum)[:, None]
-
-
-class SlaveCritic(nn.Module):
-    def __init__(self, hidden: int, users: int) -> None:
-        super().__init__()
-        self.users = users
-        self.user = mlp([FEATURES + CONTEXT + 2, hidden, hidden, 1])
-        self.slice = mlp([CONTEXT + 2, hidden, 1])
-
-    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        per_user, context, mask, share = _inputs(obs, self.users)
-        relative = action / share
-        joined = torch.cat(
-            [
-                per_user,
-                context[:, None, :].expand(-1, self.users, -1),
-                torch.log1p(relative)[..., None],
-                relative[..., None] / 10,
-            ],
-            -1,
-        )
-        per_user_value = (self.user(joined)[..., 0] * mask).sum(1)
-        gap = (action.sum(1) - obs[:, -1]) / TOTAL_SWING
-        value: torch.Tensor = (
-            per_user_value
-            + self.slice(torch.cat([context, gap[:, None], gap[:, None] ** 2], -1))[:, 0]
-        )
-        return value
+    regret: float
+    ratio: float
 
 
 def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
@@ -128,77 +103,95 @@ def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
             t.mul_(1 - tau).add_(s, alpha=tau)
 
 
-def numpy_weights(actor: SlaveActor) -> dict[str, np.ndarray]:
-    return {k: v.detach().numpy().copy() for k, v in actor.state_dict().items()}
+def pricing_of(scenario: SlicingScenario, guess_steps: int) -> Pricing:
+    problem = scenario.problem(0)
+    return Pricing(problem.utility, problem.capacity, guess_steps)
 
 
-def ratio_to_opt(scenario: SlicingScenario, actor: SlaveActor, episodes: int, seed: int) -> float:
-    slave = LearnedSlave(numpy_weights(actor), {})
-    result = evaluate(scenario, {"admm-opt": admm_opt, "admm-drl": admm_drl(slave)}, episodes, seed)
-    ratio = result["admm-drl"].ratio_to_opt
-    return float(ratio) if ratio is not None else 0.0
+def _update(
+    nets: tuple[SlaveActor, SlaveCritic, SlaveActor, SlaveCritic],
+    opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
+    buffer: ReplayBuffer,
+    args: SlicingDDPGArgs,
+) -> None:
+    actor, critic, actor_target, critic_target = nets
+    batch = buffer.sample(args.batch_size)
+    with torch.no_grad():
+        context = actor.inputs(batch.obs)[2]
+        target = batch.rewards
+        if args.gamma > 0:
+            next_context = actor.inputs(batch.next_obs)[2]
+            next_q = critic_target(batch.next_obs, actor_target(batch.next_obs), next_context)
+            target = target + args.gamma * (1 - batch.dones) * next_q
+    critic_loss = nn.functional.mse_loss(critic(batch.obs, batch.actions, context), target)
+    opts[1].zero_grad()
+    critic_loss.backward()  # type: ignore[no-untyped-call]
+    nn.utils.clip_grad_norm_(critic.parameters(), 10.0)
+    opts[1].step()
+    actor_loss = -critic(batch.obs, actor(batch.obs), context).mean()
+    opts[0].zero_grad()
+    actor_loss.backward()
+    nn.utils.clip_grad_norm_(actor.parameters(), 1.0)
+    opts[0].step()
+    soft_update(actor_target, actor, args.tau)
+    soft_update(critic_target, critic, args.tau)
 
 
 def train_slicing_ddpg(
     scenario: SlicingScenario,
     args: SlicingDDPGArgs,
     run: Path | None,
-    report: Callable[[int, float], None] | None = None,
-) -> tuple[SlaveActor, float]:
-    """Train; returns the best actor and its ratio to ADMM-OPT on the evaluation episodes."""
+    report: Callable[[int, float, float], None] | None = None,
+) -> tuple[SlaveActor, Selected]:
+    """Train; returns the actor of least regret and its figures on the evaluation episodes."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     if run is not None:
         (run / "checkpoints").mkdir(parents=True, exist_ok=True)
-    envs = [SliceSlaveEnv(scenario) for _ in range(args.envs)]
-    users = envs[0].users
+    sampler = admm_targets(args.uniform_targets, args.jitter, args.guess_steps)
+    envs = [SliceSlaveEnv(scenario, target_sampler=sampler) for _ in range(args.envs)]
+    users, pricing = envs[0].users, pricing_of(scenario, args.guess_steps)
     obs = np.stack([env.reset(seed=args.seed * 1000 + i)[0] for i, env in enumerate(envs)])
-    actor, critic = SlaveActor(args.hidden, users), SlaveCritic(args.hidden, users)
-    actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.actor_lr)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_lr)
+    actor, critic = (
+        SlaveActor(args.hidden, users, pricing),
+        SlaveCritic(args.hidden, users, pricing),
+    )
+    nets = (actor, critic, copy.deepcopy(actor), copy.deepcopy(critic))
+    opts = (
+        torch.optim.Adam(actor.parameters(), lr=args.actor_lr),
+        torch.optim.Adam(critic.parameters(), lr=args.critic_lr),
+    )
     buffer = ReplayBuffer(args.buffer, obs.shape[1], users, args.seed)
     log = CurveLog(run)
-    eval_seed = 10_000_000 + args.seed * 1000
-    best, best_actor = -np.inf, copy.deepcopy(actor)
+    probe = SlaveProbe(scenario, args.eval_episodes, 10_000_000 + args.seed * 1000)
+    best, best_actor, best_ratio = np.inf, copy.deepcopy(actor), 0.0
     for step in range(1, args.steps + 1):
+        sigma = args.sigma + (args.sigma_final - args.sigma) * step / args.steps
         with torch.no_grad():
-            actions = actor(torch.from_numpy(obs), noise=args.sigma).numpy()
+            actions = actor(torch.from_numpy(obs), noise=sigma).numpy()
         rewards = []
         for i, env in enumerate(envs):
             next_obs, reward, _, truncated, _ = env.step(actions[i])
-            buffer.add(obs[i], actions[i], reward, next_obs, False)
+            buffer.add(obs[i], actions[i], max(reward, args.reward_floor), next_obs, False)
             rewards.append(reward)
             obs[i] = env.reset()[0] if truncated else next_obs
         if step > args.warmup:
-            batch = buffer.sample(args.batch_size)
-            with torch.no_grad():
-                next_q = critic_target(batch.next_obs, actor_target(batch.next_obs))
-                target = batch.rewards + args.gamma * (1 - batch.dones) * next_q
-            critic_loss = nn.functional.mse_loss(critic(batch.obs, batch.actions), target)
-            critic_opt.zero_grad()
-            critic_loss.backward()  # type: ignore[no-untyped-call]
-            critic_opt.step()
-            actor_loss = -critic(batch.obs, actor(batch.obs)).mean()
-            actor_opt.zero_grad()
-            actor_loss.backward()
-            actor_opt.step()
-            soft_update(actor_target, actor, args.tau)
-            soft_update(critic_target, critic, args.tau)
+            _update(nets, opts, buffer, args)
         if step % 50 == 0:
             log.add({"step": step, "episode_reward": float(np.mean(rewards))})
         if step % args.eval_every == 0 or step == args.steps:
-            score = ratio_to_opt(scenario, actor, args.eval_episodes, eval_seed)
-            log.add({"step": step, "success_ratio": score})
-            if score > best:
-                best, best_actor = score, copy.deepcopy(actor)
+            slave = LearnedSlave(numpy_weights(actor), {"guess_steps": args.guess_steps})
+            regret, score = probe.regret(slave), probe.slave_ratio(slave)
+            log.add({"step": step, "slave_regret": regret, "success_ratio": score})
+            if regret < best:
+                best, best_actor, best_ratio = regret, copy.deepcopy(actor), score
             if run is not None:
                 modules = {"actor": actor, "critic": critic}
                 save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
             if report is not None:
-                report(step, score)
+                report(step, regret, score)
     log.close()
-    return best_actor, float(best)
+    return best_actor, Selected(best, best_ratio)
 
 
 def save_policy(
@@ -206,15 +199,20 @@ def save_policy(
     actor: SlaveActor,
     scenario: SlicingScenario,
     args: SlicingDDPGArgs,
-    ratio: float,
+    selected: Selected,
 ) -> None:
     card = {
-        "format": "deepslicing-slave/1",
+        "format": FORMAT,
         "hidden": args.hidden,
+        "utility": actor.pricing.form.value,
+        "guess_steps": actor.pricing.guess_steps,
         "scenario": scenario.name,
+        "users": actor.users,
+        "capacity": actor.pricing.capacity,
         "algorithm": "ddpg",
         "training": asdict(args),
-        "eval_ratio_to_admm_opt": round(ratio, 6),
+        "eval_slave_regret": round(selected.regret, 6),
+        "eval_ratio_to_admm_opt": round(selected.ratio, 6),
     }
     save_slave(directory, numpy_weights(actor), card)
 

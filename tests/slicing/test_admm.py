@@ -46,6 +46,18 @@ def test_capacity_projection_and_violation() -> None:
     assert raw_violation(fits, 100.0) == 0.0
 
 
+def test_capacity_projection_keeps_the_floors_met() -> None:
+    raw = np.array([2.0, 60.0, 50.0, 0.5])
+    floors = np.array([1.9, 1.0, 1.0, 1.0])  # the last user's raw allocation missed it
+    kept = project_capacity(raw, 100.0, floors)
+    assert kept.sum() == pytest.approx(100.0)
+    assert kept[0] >= 1.9 and kept[3] <= 0.5  # met floors kept, nobody raised
+    plain = project_capacity(raw, 100.0)
+    assert plain[0] < 1.9  # the plain projection takes the same shift from everyone
+    closest = min(np.sum((raw - kept) ** 2), np.sum((raw - plain) ** 2))
+    assert np.sum((raw - plain) ** 2) == closest
+
+
 def _objective(layout: Layout, x: np.ndarray, target: float, demand: np.ndarray) -> float:
     gap = x.sum() - target
     return float(weighted_utility(layout, x, demand).sum() - 0.5 * layout.problem.rho * gap**2)

@@ -45,3 +45,15 @@ def test_train_writes_a_run_directory(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "run" / "policy" / "card.json").is_file()
     assert (tmp_path / "run" / "config.json").is_file()
+
+
+def test_train_maddpg_and_compare_it(tmp_path: Path) -> None:
+    args = ["train", "slicing", "paper", "--algorithm", "maddpg", "--steps", "12", "--envs", "1"]
+    result = CliRunner().invoke(cli, [*args, "--eval-every", "12", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    policy = json.loads(result.output.splitlines()[-1])["policy"]
+    args = ["eval", "slicing", "paper", "--method", "admm-opt", "--method", "maddpg-admm"]
+    args += ["--maddpg-policy", policy, "--episodes", "1", "--format", "json"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["methods"]["maddpg-admm"]["ratio_to_opt"] > 0

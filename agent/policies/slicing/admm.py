@@ -22,28 +22,12 @@ import numpy as np
 
 from agent.model.slicing import Array
 from agent.model.slicing_utility import Layout, response
+from agent.model.slicing_utility import project_capacity as project_capacity
+from agent.model.slicing_utility import project_simplex as project_simplex
 
 Slave = Callable[[Array, Array, Array], Array]  # (targets per slice, demand, deficit) -> x
 BISECTION_STEPS = 90
 LOG_PRICE_MIN = np.log(1e-12)
-
-
-def project_simplex(values: Array, total: float) -> Array:
-    """Euclidean projection of ``values`` onto ``{z >= 0, sum z = total}``."""
-    ordered = np.sort(values)[::-1]
-    excess = np.cumsum(ordered) - total
-    ranks = np.arange(1, values.size + 1)
-    valid = ordered - excess / ranks > 0
-    rank = int(ranks[valid][-1]) if valid.any() else values.size
-    shift = excess[rank - 1] / rank
-    result: Array = np.maximum(values - shift, 0.0)
-    return result
-
-
-def project_capacity(x: Array, capacity: float) -> Array:
-    """``x`` itself when it fits, else its projection onto ``sum x = capacity, x >= 0``."""
-    x = np.maximum(x, 0.0)
-    return x if x.sum() <= capacity else project_simplex(x, capacity)
 
 
 def raw_violation(x: Array, capacity: float) -> float:

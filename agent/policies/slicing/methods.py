@@ -1,12 +1,14 @@
 """Every slicing method behind one interface, and the policy the daemon can call.
 
 A method maps one step's demand (and the users' QoS deficits) to a raw per-user allocation;
-``SlicingPolicy.allocate`` projects it onto the capacity (so no method over-allocates) and
-reports how far the raw output was above it.
+``SlicingPolicy.allocate`` projects it onto the capacity (so no method over-allocates),
+keeping the QoS floors the raw output met, and reports how far the raw output was above
+the capacity.
 
 Methods: ``static``, ``proportional``, ``dynamic`` (heuristics), ``admm-opt`` (ADMM with the
-exact slave), ``admm-drl`` (ADMM with the learned DDPG slave), ``optimum`` (the centralised
-optimum, a reference, not a slicing scheme).
+exact slave), ``admm-drl`` (ADMM with the learned DDPG slave), ``maddpg-admm`` (ADMM with
+the slave trained by MADDPG), ``optimum`` (the centralised optimum, a reference, not a
+slicing scheme).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from agent.policies.slicing.admm import admm, exact_slave, optimum, project_capa
 from agent.policies.slicing.learned import SHIPPED, LearnedSlave, load_slave
 
 Method = Callable[[Layout, Array, Array], Array]  # (layout, demand, deficit) -> raw x
-METHODS = ("static", "proportional", "dynamic", "admm-opt", "admm-drl", "optimum")
+METHODS = ("static", "proportional", "dynamic", "admm-opt", "admm-drl", "maddpg-admm", "optimum")
+SHIPPED_SUFFIX = {"admm-drl": "", "maddpg-admm": "-maddpg"}  # shipped slave of scenario NAME
 
 
 @dataclass(frozen=True)
@@ -42,14 +45,15 @@ def admm_opt(layout: Layout, demand: Array, deficit: Array) -> Array:
 
 def admm_drl(slave: LearnedSlave) -> Method:
     def method(layout: Layout, demand: Array, deficit: Array) -> Array:
-        return admm(layout, lambda t, d, f: slave(layout, t, d, f), demand, deficit)
+        prepared = slave.prepare(layout, demand, deficit)
+        return admm(layout, lambda t, _d, _f: prepared(t), demand, deficit)
 
     return method
 
 
 def make_method(name: str, policy: str | Path | None = None, scenario: str = "") -> Method:
-    """The method called ``name``; ``admm-drl`` loads its slave from ``policy`` (default:
-    the shipped policy of ``scenario``)."""
+    """The method called ``name``; ``admm-drl`` and ``maddpg-admm`` load their slave from
+    ``policy`` (default: the shipped policy of ``scenario``: ``NAME``, ``NAME-maddpg``)."""
     simple: dict[str, Method] = {
         "static": lambda layout, demand, _: heuristics.static(layout, demand),
         "proportional": lambda layout, demand, _: heuristics.proportional(layout, demand),
@@ -59,8 +63,10 @@ def make_method(name: str, policy: str | Path | None = None, scenario: str = "")
     }
     if name in simple:
         return simple[name]
-    if name == "admm-drl":
-        directory = Path(policy) if policy is not None else SHIPPED / scenario
+    if name in SHIPPED_SUFFIX:
+        directory = (
+            Path(policy) if policy is not None else SHIPPED / (scenario + SHIPPED_SUFFIX[name])
+        )
         if not directory.exists():
             raise PolicyError(f"{directory}: no slicing slave policy here")
         return admm_drl(load_slave(directory))
@@ -80,5 +86,5 @@ class SlicingPolicy:
         deficit = np.zeros(layout.alpha.size) if deficit is None else deficit
         raw = self.method(layout, np.asarray(demand, dtype=np.float64), deficit)
         capacity = layout.problem.capacity
-        x = project_capacity(raw, capacity)
+        x = project_capacity(raw, capacity, layout.floors(np.asarray(demand, dtype=np.float64)))
         return SliceAllocation(x, layout.slice_sums(x), raw_violation(raw, capacity))
