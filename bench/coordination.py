@@ -30,12 +30,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from agent.model.scenario import Scenario, ScheduleMode, scenario_from_files  # noqa: E402
-from agent.policies.coordination import load_named  # noqa: E402
 from agent.policies.coordination.policy import SHIPPED  # noqa: E402
-from agent.policies.registry import make_policy  # noqa: E402
-from agent.train import ddpg  # noqa: E402
-from agent.train.coordination_common import TrainSettings, load_deepcoord_config  # noqa: E402
-from agent.train.rollout import policy_context, run_episodes  # noqa: E402
+from agent.train.coordination_config import (  # noqa: E402
+    load_deepcoord_config,
+    make_run_directory,
+    resolved_config,
+    scenario_inputs,
+)
+from agent.train.evaluate import EvalPlan, evaluate  # noqa: E402
+from agent.train.recipe import TrainJob, run_job  # noqa: E402
 
 RES = ROOT / "topologies" / "deepcoord" / "res"
 TRAFFIC = RES / "config" / "simulator" / "rand-arrival10_det-size001_duration100.yaml"
@@ -55,32 +58,21 @@ def scenario(n: int, traffic: Path = TRAFFIC, schedule: str = "random") -> Scena
     return dataclasses.replace(loaded, schedule_mode=ScheduleMode(schedule))
 
 
-def success(sc: Scenario, name: str, episodes: int, seed: int) -> float:
-    if name in BASELINES:
-        make: Any = lambda c: make_policy(name, c)  # noqa: E731
-    else:
-        policy = load_named(name, policy_context(sc, seed))
-        make = lambda c: policy  # noqa: E731
-    return run_episodes(sc, make, episodes, 200, seed, keep_rows=False).totals.success_ratio
+def success(sc: Scenario, names: list[str], episodes: int, seed: int) -> dict[str, float]:
+    """Success ratio of each policy, all on the same episodes (the library's evaluation)."""
+    summary = evaluate(EvalPlan(sc, tuple(names), episodes, 200, seed))
+    return {name: summary["policies"][name]["success_ratio"] for name in names}
 
 
 def train(n: int, steps: int, seed: int, agent: Path = SHIPPED / "agent-ddpg-switch.yaml") -> None:
+    """Retrain one shipped policy with the recipe's own run (``agent train coordination``)."""
     sc = scenario(n)  # switch semantics: the card records "schedule": "random"
-    inputs = {
-        "network": RES / "networks" / "abilene" / f"{stem(n)}.graphml",
-        "service": RES / "service_functions" / "abc.yaml",
-        "traffic": TRAFFIC,
-        "agent": agent,
-    }
-    settings = TrainSettings(
-        sc, load_deepcoord_config(agent), steps, seed, OUT / "coordination-runs"
-    )
-    settings.inputs = inputs
-    result = ddpg.train(settings)
-    runs = sorted((OUT / "coordination-runs").glob(f"{stem(n)}_*_seed{seed}"))
-    target = SHIPPED / stem(n)
-    shutil.copytree(runs[-1] / "best", target, dirs_exist_ok=True)
-    (target / "card.json").write_text(json.dumps(result.card, indent=2) + "\n")
+    config = load_deepcoord_config(agent)
+    inputs = scenario_inputs(sc) | {"agent": agent}
+    record = resolved_config(config, steps, seed) | {"schedule": sc.schedule_mode.value}
+    run = make_run_directory(OUT / "coordination-runs", sc.name, seed, inputs, record)
+    run_job(TrainJob(sc, config, config.agent_type.lower(), steps, seed, run, inputs))
+    shutil.copytree(run / "best", SHIPPED / stem(n), dirs_exist_ok=True)
 
 
 def main() -> None:
@@ -100,13 +92,15 @@ def main() -> None:
     for n in (int(x) for x in args.ingress.split(",")):
         row: dict[str, Any] = {"ingress": n, "deepcoord": DEEPCOORD[n]}
         sc = scenario(n, schedule=args.schedule)
-        for name in BASELINES:
-            row[name] = success(sc, name, args.episodes, args.seed)
-        if (SHIPPED / stem(n) / "card.json").is_file():
-            row["ours"] = success(sc, stem(n), args.episodes, args.seed)
+        shipped = (SHIPPED / stem(n) / "card.json").is_file()
+        names = [*BASELINES, *([stem(n)] if shipped else [])]
+        figures = success(sc, names, args.episodes, args.seed)
+        row.update({name: figures[name] for name in BASELINES})
+        if shipped:
+            row["ours"] = figures[stem(n)]
             mmpp = scenario(n, MMPP, args.schedule)
-            row["ours_mmpp"] = success(mmpp, stem(n), args.episodes, args.seed)
-            row["sp_mmpp"] = success(mmpp, "shortest-path", args.episodes, args.seed)
+            on_mmpp = success(mmpp, [stem(n), "shortest-path"], args.episodes, args.seed)
+            row["ours_mmpp"], row["sp_mmpp"] = on_mmpp[stem(n)], on_mmpp["shortest-path"]
             card = json.loads((SHIPPED / stem(n) / "card.json").read_text())
             row["training"] = card["training"]
         rows.append(row)

@@ -1,5 +1,6 @@
 """Shared fixtures: small hand-made scenarios, the bundled files, Open vSwitch for the
-switch tests; and a teardown that pytest-timeout does not cut short."""
+switch tests; a teardown that pytest-timeout does not cut short; and a guard that fails an
+async test that blocks its event loop (``tests/support/blocking_guard.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from agent.model.network import Link, Network, Node, NodeKind
 from agent.model.scenario import Failure, ObservationModel, Scenario
 from agent.model.services import ServiceFunction, Services
 from agent.model.traffic import Traffic, TrafficConfig
+
+pytest_plugins = ["tests.support.blocking_guard"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPOLOGIES = ROOT / "topologies"

@@ -1,30 +1,30 @@
 """``agent train coordination`` and ``agent eval coordination``.
 
-Train: a DeepCoord-style agent (DDPG, TD3 or SAC) on a scenario; the run directory
-``OUT/<scenario>_<time>_seed<S>`` holds copies of every input, the resolved configuration,
-checkpoints, the best policy (``best/``: safetensors + card), ``curves.csv`` and
-``curves.png`` (and TensorBoard events when tensorboard is installed). The directory is made
-before anything else; progress goes to stderr phase by phase, and a warning comes first when
-``--steps`` ends before the actor's first update (the saved policy would be the warm start).
-Training uses switch semantics unless told otherwise (``--schedule random``: each flow picks
-its destination by weighted random choice, as a hashing SELECT group does); the card records
-the semantics.
+Train: the whole recipe on a scenario (see ``agent.train.recipe``): the warm start's
+schedule search, pruning and imitation, then reinforcement learning (DDPG, TD3 or SAC), with
+defaults sized for the network unless an agent YAML is given. The run directory
+``OUT/<scenario>_<time>_seed<S>`` is made before anything else and holds a copy of every
+input (scenario, network, service, traffic, trace, agent YAML; their SHA-256 in
+``config.json`` and in the card), the resolved configuration, checkpoints, the best policy
+(``best/``: safetensors + card), ``curves.csv``, ``curves.png`` and TensorBoard events
+(``tensorboard/``). Progress goes to stderr phase by phase; a warning comes first when the
+steps end before the actor's first update. ``--resume RUN`` continues a stopped run in its
+directory, without searching again. ``--seeds 0-9`` trains every seed (as Ray tasks with
+``--workers``/``--ray-address``) and keeps the best on validation episodes. Training uses
+switch semantics unless told otherwise (``--schedule random``); the card records it.
 
 Eval: learned policies (a path or a shipped name) and baselines on the same seeds (episode k
-uses seed S + k for every policy); mean and standard deviation over episodes of the success
-ratio and end-to-end delay, drops by reason; ``--out`` writes CSV, a markdown table and a PNG
-bar chart. ``--generalize TRAFFIC`` evaluates on another traffic configuration.
-``--schedule`` picks the semantics (default: the scenario's; coord-sim's three files mean
-round robin) and the JSON names it; ``episode_success`` lists each episode's success ratio,
-so that two policies can be compared episode by episode.
+uses seed S + k for every policy); see ``agent.train.evaluate``. ``--out`` writes CSV, a
+markdown table and a PNG bar chart; ``--generalize TRAFFIC`` evaluates on another traffic
+configuration; ``--schedule`` picks the semantics (default: the scenario's; coord-sim's three
+files mean round robin) and the JSON names it; ``episode_success`` lists each episode's
+success ratio, so that two policies can be compared episode by episode.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
-import math
 import sys
 import time
 from collections.abc import Callable
@@ -37,10 +37,10 @@ from agent.cli.common import fail, input_errors, resolve_scenario, scenario_opti
 
 if TYPE_CHECKING:  # the commands import torch and the trainers only when they run
     from agent.model.scenario import Scenario
-    from agent.policies.base import Policy, PolicyContext
-    from agent.train.coordination_common import TrainResult, TrainSettings
+    from agent.train.coordination_config import DeepCoordConfig
+    from agent.train.recipe import SeedOutcome, TrainJob
 
-ALGORITHMS = ("ddpg", "sac", "td3")
+ALGORITHMS = ("ddpg", "sac", "td3")  # agent.train.recipe.ALGORITHMS
 SCHEDULES = ("random", "round-robin")  # agent.model.scenario.ScheduleMode's values
 SCHEDULE_HELP = (
     "how weights pick each flow's destination: random, a weighted random choice per flow "
@@ -49,11 +49,31 @@ SCHEDULE_HELP = (
 )
 
 
-def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
-    from agent.train import ddpg, sac, td3
+def workers_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--workers`` and ``--ray-address``: ``what`` runs as Ray tasks."""
 
-    trainers = {"ddpg": ddpg.train, "sac": sac.train, "td3": td3.train}
-    return trainers[name]
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        command = click.option(
+            "--ray-address",
+            show_default="a local Ray instance when --workers > 1",
+            help=f"run the {what} on the Ray cluster at this address (HOST:PORT, or auto); "
+            "every node needs the project installed and the files at the same paths",
+        )(command)
+        return click.option(
+            "--workers",
+            type=click.IntRange(min=1),
+            show_default="1 (here, one after the other); with --ray-address, no cap",
+            help=f"{what} run in parallel as Ray tasks (results as with one worker); "
+            "without Ray installed they run here with a note",
+        )(command)
+
+    return decorate
+
+
+def _workers(workers: int | None, address: str | None) -> int:
+    if workers is not None:
+        return workers
+    return 1_000_000 if address else 1
 
 
 @click.command("coordination")
@@ -61,9 +81,8 @@ def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
 @click.option(
     "--agent",
     "agent_yaml",
-    required=True,
-    show_default=True,
     type=click.Path(exists=True, dir_okay=False),
+    show_default="the recipe's, sized for the network (agent.train.recipe)",
     help="agent configuration YAML: DeepCoord's agent keys plus ours "
     "(topologies/policies/coordination/agent-ddpg-switch.yaml is the shipped policies' one)",
 )
@@ -71,17 +90,28 @@ def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
     "--algorithm",
     type=click.Choice(ALGORITHMS),
     show_default="the YAML's agent_type",
-    help="trainer",
+    help="trainer; a YAML key it does not read is an error",
 )
 @click.option(
     "--steps",
     type=click.IntRange(min=1),
-    required=True,
-    show_default=True,
+    show_default="4000; resumed: the run's",
     help="reinforcement-learning steps (control steps), after the warm start "
-    "(pretrain_* keys of the YAML), which takes its own time",
+    "(pretrain_* keys), which takes its own time; resumed: the total, counting those done",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of the run")
+@click.option(
+    "--seeds",
+    show_default="--seed alone",
+    help="train several seeds (0-9, 1,4,7) and keep the best on validation episodes",
+)
+@click.option(
+    "--select-episodes",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="with --seeds: validation episodes that choose the best seed",
+)
 @click.option(
     "--schedule",
     "schedule_mode",
@@ -99,97 +129,201 @@ def _trainer(name: str) -> Callable[[TrainSettings], TrainResult]:
 )
 @click.option(
     "--resume",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     show_default="start afresh",
-    help="continue from this checkpoint (a run's checkpoints/step<N>.pt); "
-    "--steps is then the total, counting the checkpoint's steps",
+    help="continue a stopped run: its directory (continued in place with its own "
+    "configuration; no second search) or one of its checkpoints/step<N>.pt (a new run)",
 )
+@workers_options("seeds")
 def train_coordination(
     scenario: str | None,
     network: str | None,
     service: str | None,
     traffic: str | None,
-    agent_yaml: str,
+    agent_yaml: str | None,
     algorithm: str | None,
-    steps: int,
+    steps: int | None,
     seed: int,
+    seeds: str | None,
+    select_episodes: int,
     schedule_mode: str,
     out: Path,
     resume: Path | None,
+    workers: int | None,
+    ray_address: str | None,
 ) -> None:
     """Train a coordination policy on SCENARIO (or coord-sim's three files).
 
-    Progress goes to stderr, phase by phase (warm-start search, warm-start imitation,
-    training, saving): a redrawn line on a terminal, plain lines otherwise. The last line on
-    stdout is a JSON summary; its wall_s is the whole command's wall time, phase_s each
-    phase's."""
+    Progress goes to stderr, phase by phase (warm-start search, pruning, imitation,
+    training, saving) with the best score so far and an ETA: a redrawn line on a terminal,
+    plain lines otherwise. The last line on stdout is a JSON summary; its wall_s is the
+    whole command's wall time, phase_s each phase's."""
     began = time.perf_counter()
-    from agent.train.coordination_config import (
-        budget_warning,
-        load_deepcoord_config,
-        make_run_directory,
-        resolved_config,
-    )
+    from agent.train.evaluate import with_schedule
 
     with input_errors():
         loaded = with_schedule(resolve_scenario(scenario, network, service, traffic), schedule_mode)
-        config = load_deepcoord_config(agent_yaml)
-    name = algorithm or config.agent_type.lower()
-    warning = None if resume else budget_warning(config, name, steps)
-    if warning:
-        click.echo(f"warning: {warning}", err=True)
-    inputs = {"agent": Path(agent_yaml), **_scenario_inputs(scenario, network, service, traffic)}
-    # the run directory first, before torch loads: it is there while the run prepares
-    resolved = resolved_config(config, steps, seed) | {"schedule": loaded.schedule_mode.value}
-    run = make_run_directory(out, loaded.name, seed, inputs, resolved)
-    click.echo(
-        f"{name} on {loaded.name} ({loaded.schedule_mode.value} schedule): run directory {run}",
-        err=True,
-    )
-    from agent.train.coordination_common import TrainSettings
-    from agent.train.progress import ProgressPrinter
-
-    settings = TrainSettings(loaded, config, steps, seed, out, resume, inputs, run_dir=run)
-    settings.progress = ProgressPrinter(sys.stderr, sys.stderr.isatty())
-    result = _trainer(name)(settings)
-    summary = _train_summary(name, loaded, run, result, time.perf_counter() - began)
+        config, default_steps, record = _configuration(loaded, agent_yaml, resume)
+        loaded = with_schedule(loaded, record.get("schedule"))  # a resumed run keeps its own
+        name = algorithm or record.get("algorithm") or config.agent_type.lower()
+        if agent_yaml is not None or algorithm is not None:
+            _check_keys(config, name)
+    seed = int(record.get("seed", seed)) if record else seed
+    inputs = _scenario_files(loaded) | ({"agent": Path(agent_yaml)} if agent_yaml else {})
+    chosen = _seeds(seeds, seed, resume)
+    warning = _budget_warning(config, name, steps or default_steps, resume)
+    jobs = _jobs(loaded, config, name, steps or default_steps, chosen, inputs, out, resume)
+    jobs = [dataclasses.replace(j, select_episodes=select_episodes if seeds else 0) for j in jobs]
+    if len(jobs) == 1:
+        outcome = _train_one(jobs[0])
+        summary = _outcome_summary(name, loaded, outcome)
+    else:
+        summary = _train_many(name, loaded, jobs, out, _workers(workers, ray_address), ray_address)
+    summary["wall_s"] = round(time.perf_counter() - began, 1)
     click.echo(json.dumps(summary | ({"warning": warning} if warning else {})))
 
 
-def _train_summary(
-    algorithm: str, scenario: Scenario, run: Path, result: TrainResult, wall: float
-) -> dict[str, Any]:
-    """The closing line: ``wall_s`` is the whole command's, ``phase_s`` each phase's,
-    ``steps_per_s`` the reinforcement-learning loop's."""
+def _configuration(
+    scenario: Scenario, agent_yaml: str | None, resume: Path | None
+) -> tuple[DeepCoordConfig, int, dict[str, Any]]:
+    """The agent configuration, the default steps and (resuming a run directory) its
+    record: the run's own, the YAML's or the recipe's for the network."""
+    from agent.train.coordination_config import config_of_run, load_deepcoord_config
+    from agent.train.recipe import DEFAULT_STEPS, default_config
+
+    if resume is not None and resume.is_dir():
+        config, record = config_of_run(resume)
+        return config, int(record.get("steps", DEFAULT_STEPS)), record
+    if agent_yaml is not None:
+        return load_deepcoord_config(agent_yaml), DEFAULT_STEPS, {}
+    config, steps = default_config(scenario)
+    return config, steps, {}
+
+
+def _check_keys(config: DeepCoordConfig, algorithm: str) -> None:
+    from agent.train.coordination_config import check_algorithm_keys
+
+    check_algorithm_keys(config, algorithm)
+
+
+def _budget_warning(
+    config: DeepCoordConfig, algorithm: str, steps: int, resume: Path | None
+) -> str | None:
+    """Said first (and kept in the summary) when the steps end before the actor learns."""
+    from agent.train.coordination_config import budget_warning
+    from agent.train.resume import resumed_step
+
+    with input_errors():
+        start = 0 if resume is None else resumed_step(resume)
+    warning = budget_warning(config, algorithm, steps, start)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+    return warning
+
+
+def _seeds(seeds: str | None, seed: int, resume: Path | None) -> list[int]:
+    from agent.train.recipe import parse_seeds
+
+    try:
+        chosen = parse_seeds(seeds) if seeds else [seed]
+    except ValueError as exc:
+        fail(f"--seeds: {exc}")
+    if resume is not None and len(chosen) > 1:
+        fail("--resume continues one run: give --seed, not --seeds")
+    return chosen
+
+
+def _jobs(
+    scenario: Scenario,
+    config: DeepCoordConfig,
+    algorithm: str,
+    steps: int,
+    seeds: list[int],
+    inputs: dict[str, Path],
+    out: Path,
+    resume: Path | None,
+) -> list[TrainJob]:
+    """One job per seed, its run directory made now (the resumed run's, for a directory)."""
+    from agent.train.coordination_config import make_run_directory
+    from agent.train.coordination_config import resolved_config as resolved
+    from agent.train.recipe import TrainJob
+
+    tty = sys.stderr.isatty() and len(seeds) == 1
+    jobs = []
+    for s in seeds:
+        record = resolved(config, steps, s) | {"algorithm": algorithm}
+        record["schedule"] = scenario.schedule_mode.value
+        if resume is not None and resume.is_dir():
+            run = resume
+        else:
+            run = make_run_directory(out, scenario.name, s, inputs, record)
+        mode = scenario.schedule_mode.value
+        click.echo(
+            f"{algorithm} on {scenario.name} ({mode} schedule): run directory {run}", err=True
+        )
+        prefix = f"seed {s}: " if len(seeds) > 1 else ""
+        job = TrainJob(scenario, config, algorithm, steps, s, run, inputs, resume, tty, prefix)
+        jobs.append(job)
+    return jobs
+
+
+def _scenario_files(scenario: Scenario) -> dict[str, Path]:
+    from agent.train.coordination_config import scenario_inputs
+
+    return scenario_inputs(scenario)
+
+
+def _train_one(job: TrainJob) -> SeedOutcome:
+    from agent.train.recipe import run_job
+
+    with input_errors():
+        return run_job(job)
+
+
+def _outcome_summary(algorithm: str, scenario: Scenario, outcome: SeedOutcome) -> dict[str, Any]:
+    """The closing line of one run: ``phase_s`` each phase's wall time, ``steps_per_s`` the
+    reinforcement-learning loop's (``wall_s``, the whole command's, is added last)."""
     return {
         "algorithm": algorithm,
         "scenario": scenario.name,
         "schedule": scenario.schedule_mode.value,
-        "run": str(run),
-        "best_success_ratio": round(result.best_success, 4),
-        "steps": result.steps,
-        "wall_s": round(wall, 1),
-        "phase_s": {phase: round(t, 1) for phase, t in result.phase_s.items()},
-        "steps_per_s": round(result.steps_per_s, 1),
+        "run": outcome.run,
+        "best_success_ratio": round(outcome.best_success, 4),
+        "steps": outcome.steps,
+        "phase_s": outcome.phase_s,
+        "steps_per_s": outcome.steps_per_s,
     }
 
 
-def with_schedule(scenario: Scenario, mode: str | None) -> Scenario:
-    """``scenario`` with its schedule semantics set to ``mode`` (None: as it is)."""
-    from agent.model.scenario import ScheduleMode
+def _train_many(
+    algorithm: str,
+    scenario: Scenario,
+    jobs: list[TrainJob],
+    out: Path,
+    workers: int,
+    address: str | None,
+) -> dict[str, Any]:
+    """Every seed's run, then the best of them (``best-of-seeds/best``)."""
+    from agent.train.recipe import keep_best, train_seeds
 
-    if mode is None:
-        return scenario
-    return dataclasses.replace(scenario, schedule_mode=ScheduleMode(mode))
-
-
-def _scenario_inputs(
-    scenario: str | None, network: str | None, service: str | None, traffic: str | None
-) -> dict[str, Path]:
-    if scenario is not None:
-        return {"scenario": Path(scenario)}
-    named = {"network": network, "service": service, "traffic": traffic}
-    return {role: Path(path) for role, path in named.items() if path is not None}
+    with input_errors():
+        outcomes = train_seeds(jobs, workers, address, _note)
+    directory, winner = keep_best(out, scenario.name, outcomes)
+    runs = [
+        {
+            "seed": o.seed,
+            "run": o.run,
+            "best_success_ratio": round(o.best_success, 4),
+            "select_success_ratio": o.select_success,
+            "total_wall_s": o.total_wall_s,
+        }
+        for o in outcomes
+    ]
+    summary = _outcome_summary(algorithm, scenario, winner)
+    summary |= {"best_seed": winner.seed, "best": str(directory / "best")}
+    summary |= {"select_episodes": jobs[0].select_episodes, "seeds": runs}
+    (directory / "seeds.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
 
 
 class _PolicyOption(click.Option):
@@ -257,6 +391,7 @@ class _PolicyOption(click.Option):
     show_default="no files",
     help="write coordination_eval.{csv,md,json,png} into this directory",
 )
+@workers_options("episodes")
 def eval_coordination(
     scenario: str | None,
     network: str | None,
@@ -270,153 +405,36 @@ def eval_coordination(
     generalize: Path | None,
     fmt: str,
     out: Path | None,
+    workers: int | None,
+    ray_address: str | None,
 ) -> None:
-    """Evaluate coordination policies and baselines on the same seeds."""
-    import torch
+    """Evaluate coordination policies and baselines on the same seeds.
 
+    Progress goes to stderr (episodes done, ETA); with --workers the episodes run as Ray
+    tasks, with the same results as one worker."""
     from agent.model.traffic import load_traffic
+    from agent.train.evaluate import (
+        EvalPlan,
+        evaluate,
+        markdown_table,
+        with_schedule,
+        write_outputs,
+    )
+    from agent.train.progress import ProgressPrinter
 
-    torch.set_num_threads(1)
     with input_errors():
         loaded = with_schedule(resolve_scenario(scenario, network, service, traffic), schedule_mode)
         if generalize is not None:
             loaded = dataclasses.replace(loaded, traffic=load_traffic(generalize))
         first = loaded.seed if seed is None else seed
-        n_steps = steps or loaded.steps
-        factories = {name: _factory(name, loaded, first) for name in dict.fromkeys(policies)}
-        results = {
-            name: _evaluate(loaded, make, episodes, n_steps, first)
-            for name, make in factories.items()
-        }
-    summary: dict[str, Any] = {
-        "scenario": loaded.name,
-        "episodes": episodes,
-        "steps": n_steps,
-        "seed": first,
-        "schedule": loaded.schedule_mode.value,
-        "generalize": str(generalize) if generalize else None,
-        "policies": results,
-    }
+        plan = EvalPlan(loaded, policies, episodes, steps or loaded.steps, first)
+        plan = dataclasses.replace(plan, generalize=str(generalize) if generalize else None)
+        printer = ProgressPrinter(sys.stderr, sys.stderr.isatty())
+        summary = evaluate(plan, _workers(workers, ray_address), printer, ray_address, _note)
     if out is not None:
-        _write(out, summary)
-    if fmt == "json":
-        click.echo(json.dumps(summary))
-    else:
-        click.echo(markdown_table(summary))
+        write_outputs(out, summary)
+    click.echo(json.dumps(summary) if fmt == "json" else markdown_table(summary))
 
 
-def _factory(name: str, scenario: Scenario, seed: int) -> Any:
-    from agent.policies.coordination import (
-        PolicyFileError,
-        PolicyMismatchError,
-        load_named,
-        shipped_names,
-    )
-    from agent.policies.registry import BASELINES, make_policy
-    from agent.train.rollout import policy_context
-
-    if name in BASELINES:
-        return lambda c: make_policy(name, c)
-    context = policy_context(scenario, seed)
-    try:
-        policy = load_named(name, context)
-    except (PolicyFileError, PolicyMismatchError) as exc:
-        known = ", ".join([*BASELINES, *shipped_names()])
-        fail(f"policy {name!r}: {exc}" + ("" if Path(name).exists() else f" (known: {known})"))
-
-    def make(_context: PolicyContext) -> Policy:
-        return policy
-
-    return make
-
-
-def _evaluate(
-    scenario: Scenario, make: Any, episodes: int, steps: int, seed: int
-) -> dict[str, Any]:
-    from agent.train.rollout import run_episodes
-
-    result = run_episodes(scenario, make, episodes, steps, seed, keep_rows=False)
-    ratios = [t.success_ratio for t in result.per_episode]
-    delays = [sum(t.delays) / len(t.delays) if t.delays else 0.0 for t in result.per_episode]
-    totals = result.totals
-    return {
-        "success_ratio": round(totals.success_ratio, 6),
-        "success_mean": round(_mean(ratios), 6),
-        "success_std": round(_std(ratios), 6),
-        "episode_success": [round(r, 6) for r in ratios],  # episode k: seed SEED + k
-        "delay_ms": round(sum(totals.delays) / len(totals.delays), 4) if totals.delays else 0.0,
-        "delay_std_ms": round(_std(delays), 4),
-        "generated": totals.generated,
-        "successful": totals.successful,
-        "dropped": totals.dropped,
-        "drops": dict(totals.drops),
-    }
-
-
-def _mean(values: list[float]) -> float:
-    return math.fsum(values) / len(values) if values else 0.0
-
-
-def _std(values: list[float]) -> float:
-    if len(values) < 2:
-        return 0.0
-    mean = _mean(values)
-    return math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
-
-
-def markdown_table(summary: dict[str, Any]) -> str:
-    lines = [
-        f"{summary['scenario']}: {summary['episodes']} episodes x {summary['steps']} steps, "
-        f"seeds {summary['seed']}..{summary['seed'] + summary['episodes'] - 1}, "
-        f"{summary['schedule']} schedule"
-        + (f", traffic {summary['generalize']}" if summary["generalize"] else ""),
-        "",
-        "| policy | success ratio | std | delay (ms) | std | drops by reason |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, r in summary["policies"].items():
-        drops = ", ".join(f"{k} {v}" for k, v in r["drops"].items() if v) or "none"
-        lines.append(
-            f"| {name} | {r['success_ratio'] * 100:.2f} % | {r['success_std'] * 100:.2f} | "
-            f"{r['delay_ms']:.2f} | {r['delay_std_ms']:.2f} | {drops} |"
-        )
-    return "\n".join(lines)
-
-
-def _write(out: Path, summary: dict[str, Any]) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    rows = [{"policy": name, **_flat(r)} for name, r in summary["policies"].items()]
-    with (out / "coordination_eval.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (out / "coordination_eval.md").write_text(markdown_table(summary) + "\n")
-    (out / "coordination_eval.json").write_text(json.dumps(summary, indent=2) + "\n")
-    _plot(out / "coordination_eval.png", summary)
-
-
-def _flat(result: dict[str, Any]) -> dict[str, Any]:
-    flat = {k: v for k, v in result.items() if k not in ("drops", "episode_success")}
-    flat.update({f"drop_{k.lower()}": v for k, v in result["drops"].items()})
-    return flat
-
-
-def _plot(path: Path, summary: dict[str, Any]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    names = list(summary["policies"])
-    means = [summary["policies"][n]["success_mean"] * 100 for n in names]
-    stds = [summary["policies"][n]["success_std"] * 100 for n in names]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.4 * len(names)), 3.5))
-    labels = [n if len(n) <= 24 else "..." + n[-21:] for n in names]
-    ax.bar(labels, means, yerr=stds, capsize=4)
-    ax.tick_params(axis="x", labelrotation=20, labelsize=8)
-    ax.set_ylabel("success ratio (%)")
-    ax.set_ylim(0, 100)
-    ax.set_title(summary["scenario"])
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
+def _note(line: str) -> None:
+    click.echo(line, err=True)

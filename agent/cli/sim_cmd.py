@@ -1,4 +1,7 @@
-"""``agent sim``: run a policy on the simulator and report totals."""
+"""``agent sim``: run a policy on the simulator and report totals.
+
+The policy is built once per run (a trained policy's weights are read once, however many
+episodes); per-step rows are kept only when ``--out`` asks for ``steps.csv``."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ import click
 
 from agent.cli.common import input_errors, resolve_scenario, scenario_options
 from agent.model.scenario import Scenario, ScheduleMode
-from agent.policies.registry import PolicyFactory, check_policy, known_policies, policy_factory
+from agent.policies.base import Policy, PolicyContext
+from agent.policies.registry import check_policy, known_policies, policy_factory
 from agent.sim.metrics import StepMetrics, Totals
 from agent.train.rollout import RolloutResult, policy_context, run_episodes
 
@@ -45,7 +49,7 @@ class _PolicyOption(click.Option):
     "--episodes",
     type=click.IntRange(min=1),
     default=1,
-    help="episodes to run; episode k uses seed SEED + k",
+    help="episodes to run; episode k uses seed SEED + k (the policy is built once, with seed SEED)",
 )
 @click.option(
     "--schedule",
@@ -91,11 +95,11 @@ def sim_command(
         # one line, before anything runs, for unknown names, broken policy files and
         # policies trained for another network; builds nothing
         check_policy(policy_name, policy_context(loaded, loaded.seed))
-        factory = policy_factory(policy_name)
         n_steps = steps or loaded.steps
         first_seed = loaded.seed if seed is None else seed
+        policy = policy_factory(policy_name)(policy_context(loaded, first_seed))  # once
         started = time.perf_counter()
-        result = _run(loaded, policy_name, factory, episodes, n_steps, first_seed)
+        result = _run(loaded, policy, episodes, n_steps, first_seed, keep_rows=out is not None)
         wall = time.perf_counter() - started
     summary = _summary(loaded, policy_name, result.totals, first_seed, wall)
     if out is not None:
@@ -107,24 +111,23 @@ def sim_command(
 
 
 def _run(
-    scenario: Scenario,
-    policy: str,
-    factory: PolicyFactory,
-    episodes: int,
-    steps: int,
-    seed: int,
+    scenario: Scenario, policy: Policy, episodes: int, steps: int, seed: int, keep_rows: bool
 ) -> RolloutResult:
+    """``episodes`` episodes of the one ``policy``; per-step rows only if ``keep_rows``."""
+
+    def same(_context: PolicyContext) -> Policy:
+        return policy
+
     total = episodes * steps
     if not sys.stderr.isatty() or total < 50:
-        return run_episodes(scenario, factory, episodes, steps, seed)
-    with click.progressbar(
-        length=total, label=f"{policy} on {scenario.name}", file=sys.stderr
-    ) as bar:
+        return run_episodes(scenario, same, episodes, steps, seed, keep_rows=keep_rows)
+    label = f"{policy.name} on {scenario.name}"
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
 
         def tick(_metrics: StepMetrics) -> None:
             bar.update(1)
 
-        return run_episodes(scenario, factory, episodes, steps, seed, tick)
+        return run_episodes(scenario, same, episodes, steps, seed, tick, keep_rows)
 
 
 def _summary(

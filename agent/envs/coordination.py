@@ -29,7 +29,10 @@ Reward (``objective``), DeepCoord's objectives over the flows that finished this
   with nodes = 1 - 2 x (share of capacity-holding nodes that host an SF).
 
 An episode is ``episode_steps`` control steps (200); every reset draws a new simulator seed.
-``info`` carries the step's ``metrics`` (``StepMetrics``) and the applied ``decision``.
+``info`` carries the step's ``metrics`` (``StepMetrics``), the applied ``weights`` and the
+``decision`` they make (built when first read). ``step`` hands the simulator the weights
+array itself (``Simulator.step_weights``: the same outcome as the Decision, without making
+it).
 """
 
 from __future__ import annotations
@@ -91,6 +94,30 @@ def weights_to_decision(
     return layout.decision(weights, policy)
 
 
+POLICY_NAME = "coordination-env"  # the policy named in the environment's decisions
+
+
+class StepInfo(dict[str, Any]):
+    """A step's ``info``: ``metrics`` (``StepMetrics``), ``weights`` (the post-processed
+    schedule weights applied) and ``decision``, the Decision they make, built when it is
+    first read (most training loops never read it)."""
+
+    def __init__(
+        self, metrics: StepMetrics, weights: npt.NDArray[np.float64], layout: CoordinationLayout
+    ) -> None:
+        super().__init__(metrics=metrics, weights=weights)
+        self._layout = layout
+
+    def __missing__(self, key: str) -> Any:
+        if key != "decision":
+            raise KeyError(key)
+        decision = self["decision"] = self._layout.decision(self["weights"], POLICY_NAME)
+        return decision
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key == "decision" or key in self else default
+
+
 @dataclass(frozen=True)
 class RewardConfig:
     objective: Objective = "flow"
@@ -143,23 +170,42 @@ class CoordinationEnv(gym.Env[Obs, Act]):
         self.steps_taken = 0
         return observation_vector(self.layout, observation), {"seed": self.sim.seed}
 
+    def weights(self, action: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+        """The post-processed (N, R, N) schedule weights of ``action``."""
+        return postprocess(np.reshape(action, self.layout.action_shape), self.threshold)
+
     def decision(self, action: npt.NDArray[Any]) -> Decision:
-        weights = postprocess(np.reshape(action, self.layout.action_shape), self.threshold)
-        return weights_to_decision(self.layout, weights, "coordination-env")
+        return weights_to_decision(self.layout, self.weights(action), POLICY_NAME)
 
     def step(self, action: npt.NDArray[Any]) -> tuple[Obs, float, bool, bool, dict[str, Any]]:
-        return self.step_decision(self.decision(action))
+        """Apply ``action``'s schedule for one control step. The simulator takes the
+        weights as they are (the same outcome as the Decision they make, which ``info``
+        builds only when ``info["decision"]`` is read)."""
+        weights = self.weights(action)
+        result = self.sim.step_weights(weights, self.layout.rows)
+        hosts = int(np.count_nonzero((weights > 0).any(axis=(0, 1))))
+        info = StepInfo(result.metrics, weights, self.layout)
+        return self._outcome(result.observation, self._reward(result.metrics, hosts), info)
 
     def step_decision(self, decision: Decision) -> tuple[Obs, float, bool, bool, dict[str, Any]]:
         """Step with a ready Decision (for baselines and teachers)."""
         result = self.sim.step(decision)
-        self.steps_taken += 1
-        reward = self.reward(result.metrics, decision)
-        truncated = self.steps_taken >= self.episode_steps
         info = {"metrics": result.metrics, "decision": decision}
-        return observation_vector(self.layout, result.observation), reward, False, truncated, info
+        return self._outcome(result.observation, self.reward(result.metrics, decision), info)
+
+    def _outcome(
+        self, observation: Observation, reward: float, info: dict[str, Any]
+    ) -> tuple[Obs, float, bool, bool, dict[str, Any]]:
+        self.steps_taken += 1
+        truncated = self.steps_taken >= self.episode_steps
+        return observation_vector(self.layout, observation), reward, False, truncated, info
 
     def reward(self, metrics: StepMetrics, decision: Decision) -> float:
+        hosts = sum(1 for n in decision.placement if n in self.layout.nodes)
+        return self._reward(metrics, hosts)
+
+    def _reward(self, metrics: StepMetrics, hosts: int) -> float:
+        """The objective's reward; ``hosts``: nodes that host an SF (``weighted``)."""
         cfg = self.reward_config
         flow = _flow_reward(metrics)
         delay = self._delay_reward(metrics)
@@ -172,7 +218,6 @@ class CoordinationEnv(gym.Env[Obs, Act]):
         if cfg.objective in ("soft-deadline", "soft-deadline-exp"):
             exp = cfg.objective.endswith("exp")
             return _deadline_reward(metrics, cfg.soft_deadline, cfg.dropoff if exp else 0.0)
-        hosts = sum(1 for n in decision.placement if n in self.layout.nodes)
         nodes = 1.0 - 2.0 * min(hosts / self.n_hosts, 1.0)
         return cfg.flow_weight * flow + cfg.delay_weight * delay + cfg.node_weight * nodes
 

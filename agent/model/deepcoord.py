@@ -13,33 +13,58 @@ read in training.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from agent.model.types import Decision, Observation, placement_from_schedule
+from agent.model.types import Decision, NodeReport, Observation, placement_from_schedule
 
 RATE_UNIT_MS = 10.0  # one flow of rate 1 per 10 ms reads 1.0
 
 
 def observation_vector(
-    nodes: Sequence[str], observe_load: bool, rate_unit_ms: float, observation: Observation
+    nodes: Sequence[str],
+    observe_load: bool,
+    rate_unit_ms: float,
+    observation: Observation,
+    out: npt.NDArray[np.float32] | None = None,
 ) -> npt.NDArray[np.float32]:
-    """Ingress rate per node, then (if ``observe_load``) load / capacity per node."""
+    """Ingress rate per node, then (if ``observe_load``) load / capacity per node; written
+    into ``out`` (float32, of the right size) when given, a new array otherwise."""
     n = len(nodes)
-    out = np.zeros(2 * n if observe_load else n, dtype=np.float32)
+    size = 2 * n if observe_load else n
+    if out is None:
+        out = np.zeros(size, dtype=np.float32)
+    elif out.shape != (size,) or out.dtype != np.float32:
+        raise ValueError(f"observation buffer: shape {out.shape} {out.dtype}, need ({size},)")
+    values = [0.0] * size  # one conversion into the array, not one per element
     scale = rate_unit_ms / max(observation.interval, 1e-9)
     for i, node in enumerate(nodes):
-        report = observation.report(node)
-        if report is None:
+        cells = _report_cells(observation.reports, node)
+        if cells is None:
             continue
-        out[i] = report.ingress_traffic * scale
-        if observe_load and report.cap > 0:
-            out[n + i] = report.load / report.cap
+        ingress, load, cap = cells
+        values[i] = ingress * scale
+        if observe_load and cap > 0:
+            values[n + i] = load / cap
+    out[:] = values
     return out
+
+
+def _report_cells(
+    reports: Mapping[str, NodeReport], node: str
+) -> tuple[float, float, float] | None:
+    """(ingress traffic, load, capacity) of ``node``'s report, None if it has none. Reports
+    that can give these without building a NodeReport (the simulator's) are asked so."""
+    fast = getattr(reports, "ingress_and_load", None)
+    if fast is not None:
+        cells: tuple[float, float, float] | None = fast(node)
+        return cells
+    report = reports.get(node)
+    return None if report is None else (report.ingress_traffic, report.load, report.cap)
 
 
 def postprocess(weights: npt.NDArray[Any], threshold: float) -> npt.NDArray[np.float64]:
@@ -105,9 +130,14 @@ class CoordinationLayout:
         n, r, d = self.action_shape
         return n * r * d
 
-    def observe(self, observation: Observation) -> npt.NDArray[np.float32]:
-        """DeepCoord's observation: ingress rate per node (and load / capacity)."""
-        return observation_vector(self.nodes, self.observe_load, self.rate_unit_ms, observation)
+    def observe(
+        self, observation: Observation, out: npt.NDArray[np.float32] | None = None
+    ) -> npt.NDArray[np.float32]:
+        """DeepCoord's observation: ingress rate per node (and load / capacity), into
+        ``out`` when given."""
+        return observation_vector(
+            self.nodes, self.observe_load, self.rate_unit_ms, observation, out
+        )
 
     def decision(self, weights: npt.NDArray[np.float64], policy: str) -> Decision:
         """Post-processed (N, R, N) weights as a Decision."""

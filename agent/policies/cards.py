@@ -11,7 +11,8 @@ from agent.policies.recovery import card as recovery
 from agent.policies.tensorfile import check_tensors, parameter_count
 
 CARD_FILE = "card.json"
-WEIGHTS_FILES = (coordination.WEIGHTS_FILE, recovery.WEIGHTS)
+DEPLOYMENT_FORMAT = "sfc-deployment/2"
+WEIGHTS_FILES = (coordination.WEIGHTS_FILE, recovery.WEIGHTS, "model.safetensors")
 
 
 def check_card_file(path: str | Path) -> str:
@@ -23,15 +24,22 @@ def check_card_file(path: str | Path) -> str:
     doc = read_card(card_path)
     fmt = doc.data.get("format")
     if fmt == recovery.FORMAT:
-        _, deeppr = recovery.load_card(card_path)
+        deeppr = recovery.load_card(card_path)
         expected = recovery.expected_tensors(deeppr)
         weights, summary = card_path.parent / recovery.WEIGHTS, recovery.describe(deeppr)
     elif fmt == coordination.CARD_FORMAT:
-        _, card = coordination.load_card(card_path)
+        card = coordination.load_card(card_path)
         expected = coordination.expected_tensors(card)
         weights, summary = card_path.parent / coordination.WEIGHTS_FILE, coordination.describe(card)
+    elif fmt == DEPLOYMENT_FORMAT:
+        from agent.policies.deployment import learned as deployment  # imports torch
+
+        _, placed = deployment.load_card(card_path)
+        expected = deployment.expected_tensors(placed)
+        weights = card_path.parent / deployment.WEIGHTS
+        summary = f"SFC deployment policy ({placed.algorithm})"
     else:
-        known = f"{coordination.CARD_FORMAT!r} or {recovery.FORMAT!r}"
+        known = f"{coordination.CARD_FORMAT!r}, {recovery.FORMAT!r} or {DEPLOYMENT_FORMAT!r}"
         shown = "required key is missing" if fmt is None else repr(fmt)
         raise card_error(doc, ["format"], f"{shown}: not a policy card (expected {known})")
     check_tensors(weights, expected)

@@ -106,7 +106,7 @@ def check_policy(name: str, context: PolicyContext | None = None) -> str:
     if name in BASELINES:
         return f"baseline {name}"
     directory = trained_directory(name)
-    raw, card = check_policy_files(directory)
+    _, card = check_policy_files(directory)
     if context is not None:
-        check_compatible(raw, context)
+        check_compatible(card, context)
     return f"{describe(card)}, in {directory}"

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from agent.sim.flows import Flow, LinkState, NodeState
 from agent.sim.metrics import REASONS, DropReason, StepMetrics
-from agent.sim.schedule import ScheduleEntry
+from agent.sim.schedule import ScheduleEntry, WeightRows
 
 if TYPE_CHECKING:
     from agent.sim.arrivals import ArrivalProcess
@@ -74,6 +74,7 @@ class FlowCore:
     links: list[LinkState]
     paths: Routes
     schedule: dict[int, ScheduleEntry]
+    lazy_rows: WeightRows | None  # rows of a weights schedule, built on first use
     requested: list[float]
     arrived: list[int]  # flows that entered at each node this step
     drop_counts: list[int]  # this step's drops, index reason * n_nodes + node
@@ -197,6 +198,8 @@ class FlowCore:
             key = (here * self.n_chains + flow.chain) * self.n_sfs + sf
             self.requested[key] += flow.rate
             entry = self.schedule.get(key)
+            if entry is None and self.lazy_rows is not None:
+                entry = self.lazy_rows.entry(key)
             if entry is None:
                 self._drop(flow, DECISION)
                 return
@@ -375,6 +378,8 @@ class FlowCore:
         else:
             key = (here * self.n_chains + flow.chain) * self.n_sfs + flow.sfs[pos]
             entry = self.schedule.get(key)
+            if entry is None and self.lazy_rows is not None:
+                entry = self.lazy_rows.entry(key)
             if entry is None or entry.single < 0:
                 return False
             target = entry.single

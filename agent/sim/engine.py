@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 from agent.model.network import Path as RoutePath
 from agent.model.scenario import Failure, Scenario, ScheduleMode
@@ -28,7 +30,11 @@ from agent.sim.core import CONTROL, FlowCore, Route, Routes
 from agent.sim.flows import LinkState, NodeState
 from agent.sim.metrics import REASONS, StepMetrics, Totals
 from agent.sim.observe import ObservationRecorder
-from agent.sim.schedule import ScheduleEntry, compile_schedule, lookup
+from agent.sim.schedule import ScheduleCompiler, ScheduleEntry, lookup
+
+if TYPE_CHECKING:  # numpy is the caller's: the simulator itself does not import it
+    import numpy as np
+    import numpy.typing as npt
 
 TRACE, FAIL, REPAIR = range(3)  # kinds of control event
 
@@ -74,6 +80,7 @@ class Simulator(FlowCore):
         self.ingress = [self.node_index[n] for n in net.ingress]
         self.egress = [self.node_index[n] for n in net.egress]
         self.link_index = {link.key: i for i, link in enumerate(net.links)}
+        self.link_names = [f"{link.a}-{link.b}" for link in net.links]
         self.run_duration = scenario.run_duration
         self.paths_per_flow = max(len(sfs) for sfs in self.chain_sfs) + 1
         caps = [link.cap for link in net.links if link.cap is not None]
@@ -85,6 +92,13 @@ class Simulator(FlowCore):
         self.base_seed = scenario.seed if seed is None else seed
         self.episode = 0
         self._paths_cache: dict[tuple[frozenset[str], frozenset[frozenset[str]]], Routes] = {}
+        self._compiler = ScheduleCompiler(
+            self.node_index, self.chain_index, self.sf_index, self.chain_sfs
+        )
+        self._placement: tuple[object, dict[int, frozenset[int]]] = (None, {})
+        self._hosted: tuple[npt.NDArray[np.bool_] | None, dict[int, frozenset[int]]] = (None, {})
+        self._row_keys: dict[tuple[tuple[str, str], ...], tuple[list[int], list[int]]] = {}
+        self.report_rows: dict[int, list[tuple[int, str, str, bool]]] = {}  # see observe
         self.reset(self.base_seed)
 
     # ---------------------------------------------------------------- episode control
@@ -119,6 +133,7 @@ class Simulator(FlowCore):
         self.successful = 0
         self.dropped = 0
         self.schedule: dict[int, ScheduleEntry] = {}
+        self.lazy_rows = None
         self._applied: Decision | None = None
         self._counting: list[ScheduleEntry] = []  # entries whose round robin counts
         self._placed: dict[int, frozenset[int]] = {}
@@ -154,6 +169,17 @@ class Simulator(FlowCore):
     def step(self, decision: Decision) -> StepResult:
         """Apply ``decision`` and simulate one control step."""
         self.apply(decision)
+        return self._run_step()
+
+    def step_weights(
+        self, weights: npt.NDArray[np.float64], rows: Sequence[tuple[str, str]]
+    ) -> StepResult:
+        """Simulate one control step under a schedule given as (N, R, N) weights (see
+        ``apply_weights``)."""
+        self.apply_weights(weights, rows)
+        return self._run_step()
+
+    def _run_step(self) -> StepResult:
         self.metrics = StepMetrics(self.episode, self.step_index, self.now)
         end = (self.step_index + 1) * self.run_duration
         self.step_end = end
@@ -182,12 +208,51 @@ class Simulator(FlowCore):
             for entry in self._counting:
                 entry.reset()
         else:
-            table, placed = self._compile(decision)
-            self._applied, self._placed = decision, placed
-            self._counting = [entry for entry in table.values() if entry.single < 0]
+            table = self._compiler.compile(decision.schedule)
+            placed = self._compile_placement(decision)
+        self._applied = decision
+        self._install(table, placed, repeated)
+        self.lazy_rows = None
+
+    def apply_weights(
+        self, weights: npt.NDArray[np.float64], rows: Sequence[tuple[str, str]]
+    ) -> None:
+        """Apply a schedule given as post-processed (N, R, N) weights: node, (chain, SF)
+        row, destination, nodes in network order (DeepCoord's layout). The outcome is
+        exactly that of ``apply`` with the Decision ``weights_to_decision`` makes of the
+        same weights (an SF placed wherever positive weight sends traffic), without
+        making it: what training steps millions of times."""
+        rows = tuple(rows)
+        keys = self._row_keys.get(rows)
+        if keys is None:
+            keys = self._row_keys[rows] = (
+                self._compiler.row_keys(rows),
+                [self.sf_index[sf] for _, sf in rows],
+            )
+        rows_of = self._compiler.compile_weights(weights, keys[0])
+        hosted = cast("npt.NDArray[np.bool_]", (weights > 0).any(axis=0))  # (R, N): r's SF at j
+        source, placed = self._hosted
+        if source is None or source.shape != hosted.shape or (source != hosted).any():
+            placed_sets: dict[int, set[int]] = {}
+            for r, j in zip(*hosted.nonzero(), strict=True):
+                placed_sets.setdefault(int(j), set()).add(keys[1][r])
+            placed = {j: frozenset(sfs) for j, sfs in placed_sets.items()}
+            self._hosted = (hosted, placed)
+        self._applied = None
+        self._install(rows_of.built, placed, repeated=False)
+        self.lazy_rows = rows_of
+
+    def _install(
+        self, table: dict[int, ScheduleEntry], placed: dict[int, frozenset[int]], repeated: bool
+    ) -> None:
+        """Start a control step under ``table`` and ``placed``."""
         # coord-sim restarts idle placed instances at every decision; that only matters
-        # (and only costs) where an SF has a startup delay
-        restart = not repeated or self.has_startup
+        # (and only costs) where an SF has a startup delay; an unchanged placement
+        # changes nothing else
+        restart = self.has_startup or (not repeated and placed is not self._placed)
+        if not repeated:
+            self._counting = [entry for entry in table.values() if entry.single < 0]
+        self._placed = placed
         for i, state in enumerate(self.nodes):
             state.release_until(self.now)
             if restart:
@@ -201,17 +266,17 @@ class Simulator(FlowCore):
         self.drop_counts = [0] * len(self.drop_counts)
         self.step_delays = []
 
-    def _compile(
-        self, decision: Decision
-    ) -> tuple[dict[int, ScheduleEntry], dict[int, frozenset[int]]]:
-        table = compile_schedule(
-            decision.schedule, self.node_index, self.chain_index, self.sf_index, self.chain_sfs
-        )
-        placed: dict[int, frozenset[int]] = {}
-        for name, sfs in decision.placement.items():
-            node_i = lookup(self.node_index, name, "node")
-            placed[node_i] = frozenset(lookup(self.sf_index, sf, "service function") for sf in sfs)
-        return table, placed
+    def _compile_placement(self, decision: Decision) -> dict[int, frozenset[int]]:
+        source, placed = self._placement
+        if decision.placement != source:  # policies often repeat the placement
+            placed = {}
+            for name, sfs in decision.placement.items():
+                node_i = lookup(self.node_index, name, "node")
+                placed[node_i] = frozenset(
+                    lookup(self.sf_index, sf, "service function") for sf in sfs
+                )
+            self._placement = (dict(decision.placement), placed)
+        return placed
 
     # ---------------------------------------------------------------- control events
     def _on_control(self, payload: object, time: float) -> None:
@@ -291,11 +356,13 @@ class Simulator(FlowCore):
         self.successful += metrics.successful
         self.dropped += metrics.dropped
         metrics.in_flight = self.in_flight
-        for node_id, node in zip(self.node_ids, self.nodes, strict=True):
-            metrics.node_utilisation[node_id] = node.max_usage / node.cap if node.cap else 0.0
-        for link, state in zip(self.scenario.network.links, self.links, strict=True):
+        metrics.node_utilisation = {
+            node_id: node.max_usage / node.cap if node.cap else 0.0
+            for node_id, node in zip(self.node_ids, self.nodes, strict=True)
+        }
+        duration, utilisation = self.run_duration, metrics.link_utilisation
+        for name, state in zip(self.link_names, self.links, strict=True):
             if state.cap:
-                mean_rate = state.rate_time / self.run_duration
-                metrics.link_utilisation[f"{link.a}-{link.b}"] = mean_rate / state.cap
+                utilisation[name] = state.rate_time / duration / state.cap
         self.totals.add_step(metrics)
         return metrics

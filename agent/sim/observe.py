@@ -95,6 +95,20 @@ class LazyReports(Mapping[str, NodeReport]):
         self._built: dict[str, NodeReport] = {}
         self._order = [n for n in sim.node_ids if n in sources]
 
+    def ingress_and_load(self, node: str) -> tuple[float, float, float] | None:
+        """(ingress traffic, load, capacity) of ``node``'s report, as its NodeReport
+        has them, without building the report (None: no report)."""
+        snap = self._sources.get(node)
+        if snap is None:
+            return None
+        i = self._sim.node_index[node]
+        requested = snap.requested
+        ingress = 0.0
+        for offset, _, _, first in _report_rows(self._sim, i):
+            if first and requested[offset]:
+                ingress += requested[offset]
+        return ingress, snap.loads[i], snap.caps[i]
+
     def __getitem__(self, node: str) -> NodeReport:
         report = self._built.get(node)
         if report is None:
@@ -114,16 +128,15 @@ class LazyReports(Mapping[str, NodeReport]):
     def _build(self, node: str, snap: _Snapshot) -> NodeReport:
         sim = self._sim
         i = sim.node_index[node]
-        n_chains, n_sfs = len(sim.chain_names), len(sim.sf_names)
         traffic: dict[str, dict[str, float]] = {}
         ingress_traffic = 0.0
-        for c, chain in enumerate(sim.chain_names):
-            for position, sf in enumerate(sim.chain_sfs[c]):
-                rate = snap.requested[(i * n_chains + c) * n_sfs + sf]
-                if rate:
-                    traffic.setdefault(chain, {})[sim.sf_names[sf]] = rate
-                    if position == 0:
-                        ingress_traffic += rate
+        requested = snap.requested
+        for offset, chain, sf_name, first in _report_rows(sim, i):
+            rate = requested[offset]
+            if rate:
+                traffic.setdefault(chain, {})[sf_name] = rate
+                if first:
+                    ingress_traffic += rate
         return NodeReport(
             node=node,
             measured_at=snap.measured_at,
@@ -136,3 +149,17 @@ class LazyReports(Mapping[str, NodeReport]):
             traffic=traffic,
             dropped=snap.drops.get(node, 0),
         )
+
+
+def _report_rows(sim: Simulator, i: int) -> list[tuple[int, str, str, bool]]:
+    """Node ``i``'s (chain, position, SF) cells in the requested-rate array: offset,
+    chain name, SF name, whether it is the chain's first SF; in chain order."""
+    rows = sim.report_rows.get(i)
+    if rows is None:
+        n_chains, n_sfs = len(sim.chain_names), len(sim.sf_names)
+        rows = sim.report_rows[i] = [
+            ((i * n_chains + c) * n_sfs + sf, chain, sim.sf_names[sf], position == 0)
+            for c, chain in enumerate(sim.chain_names)
+            for position, sf in enumerate(sim.chain_sfs[c])
+        ]
+    return rows

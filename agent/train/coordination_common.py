@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +23,7 @@ import torch
 from agent.envs.coordination import CoordinationEnv
 from agent.model.deepcoord import RATE_UNIT_MS
 from agent.model.scenario import Scenario
+from agent.policies.coordination.card import PolicyCard
 from agent.policies.coordination.network import Actor
 from agent.policies.coordination.policy import (
     CARD_FORMAT,
@@ -48,6 +49,9 @@ from agent.train.schedule_search import (
     schedule_weights,
     search_schedule,
 )
+
+if TYPE_CHECKING:
+    from agent.train.resume import RunState
 
 
 def make_env(scenario: Scenario, config: DeepCoordConfig, seed: int) -> CoordinationEnv:
@@ -98,7 +102,7 @@ class TrainSettings:
 @dataclass
 class TrainResult:
     actor: Actor
-    card: dict[str, Any]
+    card: PolicyCard
     best_success: float
     steps: int
     wall_s: float  # the reinforcement-learning loop
@@ -137,6 +141,22 @@ def warm_start(env: CoordinationEnv, actor: Actor, settings: TrainSettings) -> f
     if not warm_start_enabled(cfg):
         return None
     args = search_args(cfg, settings.seed)
+    cached = load_teacher(settings.run_dir)
+    if cached is not None:  # a resumed run: the search (and pruning) already ran
+        target, teacher_score = cached
+    else:
+        target, teacher_score = find_teacher(env, args, settings)
+        save_teacher(settings.run_dir, target, teacher_score)
+    imitate = settings.phase("imitate", cfg.pretrain_bc_steps, "steps")
+    behaviour_clone(env, actor, target, cfg.pretrain_bc_steps, settings.seed, imitate)
+    imitate.finish()
+    return teacher_score
+
+
+def find_teacher(
+    env: CoordinationEnv, args: SearchArgs, settings: TrainSettings
+) -> tuple[np.ndarray, float]:
+    """The phases ``search`` and ``prune``: the schedule to imitate and its score."""
     search = settings.phase("search", args.iterations * args.population + 1, "schedules")
 
     def searched(iteration: int, scored: int, best: float) -> None:
@@ -149,10 +169,25 @@ def warm_start(env: CoordinationEnv, actor: Actor, settings: TrainSettings) -> f
     target = schedule_weights(env, logits)
     if args.prune_rounds > 0:
         target, teacher_score = prune(env, target, args, settings)
-    imitate = settings.phase("imitate", cfg.pretrain_bc_steps, "steps")
-    behaviour_clone(env, actor, target, cfg.pretrain_bc_steps, settings.seed, imitate)
-    imitate.finish()
-    return teacher_score
+    return target, teacher_score
+
+
+TEACHER_FILE = "teacher.pt"  # in checkpoints/: the searched (and pruned) schedule
+
+
+def save_teacher(run: Path | None, target: np.ndarray, score: float) -> None:
+    if run is not None:
+        state = {"target": torch.from_numpy(np.ascontiguousarray(target)), "score": score}
+        torch.save(state, run / "checkpoints" / TEACHER_FILE)
+
+
+def load_teacher(run: Path | None) -> tuple[np.ndarray, float] | None:
+    """The schedule a stopped run had searched, when its run directory has it."""
+    path = None if run is None else run / "checkpoints" / TEACHER_FILE
+    if path is None or not path.is_file():
+        return None
+    state = torch.load(path, weights_only=True)
+    return state["target"].numpy(), float(state["score"])
 
 
 def search_args(cfg: DeepCoordConfig, seed: int) -> SearchArgs:
@@ -223,11 +258,11 @@ def behaviour_clone(
 # ------------------------------------------------------------------ files
 def make_card(
     env: CoordinationEnv, settings: TrainSettings, algorithm: str, extra: dict[str, Any]
-) -> dict[str, Any]:
+) -> PolicyCard:
     scenario, layout, cfg = settings.scenario, env.layout, settings.config
     facts = network_facts(scenario.network)
     net_name = Path(scenario.network.source).stem if scenario.network.source else scenario.name
-    return {
+    card: dict[str, Any] = {
         "format": CARD_FORMAT,
         "version": CARD_VERSION,
         "name": net_name,
@@ -254,6 +289,7 @@ def make_card(
         },
         "training": {"seed": settings.seed, "objective": cfg.objective, **extra},
     }
+    return PolicyCard.model_validate(card)
 
 
 def run_directory(settings: TrainSettings) -> Path | None:
@@ -294,9 +330,7 @@ class TrainProgress:
 def finish_run(
     settings: TrainSettings,
     env: CoordinationEnv,
-    actor: Actor,
-    best: float,
-    teacher: float | None,
+    state: RunState,
     progress: TrainProgress,
     log: CurveLog,
     run: Path | None,
@@ -305,6 +339,7 @@ def finish_run(
     """Card, best policy and curves at the end of a run. ``wall_s`` and ``steps_per_s`` cover
     the RL loop, ``total_wall_s`` the whole run (warm start and saving too), ``phase_s``
     each phase."""
+    actor, best, teacher = state.best_actor, state.best, state.teacher
     wall = progress.tracker.finish()
     done = settings.steps - progress.start
     saving = settings.phase("save", 0, "")

@@ -11,6 +11,12 @@ and the DDPG fine-tuning keys ``actor_learning_rate`` (default: ``learning_rate`
 ``bc_weight`` (0: off; see ``ddpg``). The actor is updated only after its warm-up
 (``first_actor_update``); ``budget_warning`` says when a run's steps end before that.
 
+Our keys that belong to one algorithm (``ALGORITHM_KEYS``) are an error with another:
+``check_algorithm_keys`` names the file, the key, its line and the algorithm, so that a key
+is never silently ignored. DeepCoord's own keys are accepted by every algorithm, as its files
+set them all (``rand_theta`` and ``rand_mu``, its Ornstein-Uhlenbeck parameters, are read and
+unused: exploration here is Gaussian with ``rand_sigma``; SAC samples its own policy).
+
 The run directory ``OUT/<scenario>_<time>_seed<S>`` holds copies of the inputs and the
 resolved configuration from the start of the run; checkpoints, curves and the best policy
 join it as the run goes.
@@ -25,11 +31,19 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from agent.envs.coordination import OBJECTIVES, RewardConfig
 from agent.model.errors import InputError
+from agent.model.scenario import Scenario
+from agent.model.yamlfile import load_yaml, require_mapping
+
+# our keys that only one algorithm reads
+ALGORITHM_KEYS = {
+    "ddpg": ("actor_learning_rate", "bc_weight"),
+    "td3": ("policy_noise", "noise_clip", "policy_delay"),
+    "sac": ("sac_alpha",),
+}
 
 
 class DeepCoordConfig(BaseModel):
@@ -82,6 +96,13 @@ class DeepCoordConfig(BaseModel):
     pretrain_prune_episodes: int = Field(default=4, ge=1)  # validation episodes per change
     actor_learning_rate: float | None = Field(default=None, gt=0.0)  # None: learning_rate
     bc_weight: float = Field(default=0.0, ge=0.0)  # DDPG: TD3+BC pull to the imitation actor
+    _source: str | None = PrivateAttr(default=None)  # the YAML it was read from
+    _lines: dict[str, int] = PrivateAttr(default_factory=dict)  # key -> line in the YAML
+
+    def located(self, source: str | None, lines: dict[str, int]) -> DeepCoordConfig:
+        """This configuration, remembering the file (and lines) it came from."""
+        self._source, self._lines = source, dict(lines)
+        return self
 
     def reward(self) -> RewardConfig:
         if self.objective not in OBJECTIVES:
@@ -98,44 +119,97 @@ class DeepCoordConfig(BaseModel):
         )
 
 
-def load_deepcoord_config(path: str | Path) -> DeepCoordConfig:
+def load_deepcoord_config(path: str | Path, algorithm: str | None = None) -> DeepCoordConfig:
+    """The agent YAML at ``path``, checked for ``algorithm`` (default: its ``agent_type``);
+    InputError naming the file, the key and its line."""
+    doc = load_yaml(path, "agent YAML")
+    data = {} if doc.data is None else require_mapping(doc, "an agent YAML")
+    config = doc.validate(DeepCoordConfig, data)
+    lines = {str(key): doc.line_of([str(key)]) or 0 for key in data}
+    config.located(str(path), lines)
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise InputError(path, "", f"cannot read agent YAML: {exc}") from None
-    try:
-        config = DeepCoordConfig.model_validate(data)
         config.reward()
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise InputError(path, where, first["msg"]) from None
     except ValueError as exc:
-        raise InputError(path, "objective", str(exc)) from None
+        raise InputError(path, "objective", str(exc), lines.get("objective")) from None
+    check_algorithm_keys(config, algorithm or config.agent_type.lower())
     return config
 
 
+def check_algorithm_keys(config: DeepCoordConfig, algorithm: str) -> None:
+    """InputError for the first key set in the configuration that ``algorithm`` does not
+    read (``ALGORITHM_KEYS``): it names the file, the key, its line and the algorithm."""
+    for owner, keys in ALGORITHM_KEYS.items():
+        if owner == algorithm:
+            continue
+        for key in keys:
+            if key in config.model_fields_set:
+                problem = (
+                    f"not used by {algorithm.upper()} (a {owner.upper()} key): remove it, "
+                    f"or train with --algorithm {owner}"
+                )
+                raise InputError(config._source, key, problem, config._lines.get(key) or None)
+
+
 def resolved_config(config: DeepCoordConfig, steps: int, seed: int) -> dict[str, Any]:
-    return {"agent": config.model_dump(), "steps": steps, "seed": seed}
+    """What ``config.json`` records: the whole configuration, the keys the YAML set (what a
+    resumed run validates again) and the run's steps and seed."""
+    return {
+        "agent": config.model_dump(),
+        "agent_keys": sorted(config.model_fields_set),
+        "steps": steps,
+        "seed": seed,
+    }
+
+
+def config_of_run(run: Path) -> tuple[DeepCoordConfig, dict[str, Any]]:
+    """The configuration a run directory's ``config.json`` records, and the whole record;
+    InputError naming the file when it is missing or not a run's."""
+    path = run / "config.json"
+    try:
+        record = json.loads(path.read_text())
+        agent = record["agent"]
+        keys = record.get("agent_keys", list(agent))
+        config = DeepCoordConfig.model_validate({k: agent[k] for k in keys})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(path, "", f"not a training run's configuration ({exc})") from None
+    return config.located(str(path), {}), record
 
 
 def file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    """The file's SHA-256, hex."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scenario_inputs(scenario: Scenario) -> dict[str, Path]:
+    """Every file the scenario was read from, by role (scenario, network, service,
+    traffic, trace)."""
+    roles = {
+        "scenario": scenario.source,
+        "network": scenario.network.source,
+        "service": scenario.services.source,
+        "traffic": scenario.traffic.source,
+        "trace": scenario.traffic.trace_source,
+    }
+    return {role: Path(path) for role, path in roles.items() if path}
 
 
 def make_run_directory(
     out: Path, scenario: str, seed: int, inputs: dict[str, Path], resolved: dict[str, Any]
 ) -> Path:
     """``OUT/<scenario>_<time>_seed<S>`` with ``inputs/`` (a copy of each input file, named
-    by its role), ``checkpoints/`` and ``config.json`` (``resolved``)."""
+    by its role), ``checkpoints/`` and ``config.json`` (``resolved`` and each input's
+    SHA-256)."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run = out / f"{scenario}_{stamp}_seed{seed}"
     (run / "inputs").mkdir(parents=True, exist_ok=True)
     (run / "checkpoints").mkdir(exist_ok=True)
+    hashes = {}
     for role, path in inputs.items():
         if path.is_file():
             shutil.copy2(path, run / "inputs" / f"{role}-{path.name}")
-    (run / "config.json").write_text(json.dumps(resolved, indent=2) + "\n")
+            hashes[role] = {"file": f"inputs/{role}-{path.name}", "sha256": file_hash(path)}
+    record = resolved | {"inputs": hashes}
+    (run / "config.json").write_text(json.dumps(record, indent=2) + "\n")
     return run
 
 

@@ -11,7 +11,8 @@ target updates with rate ``target_model_update``; learning rate decayed as Keras
 The loop, top to bottom: optional warm start (behaviour cloning of a searched schedule,
 ``pretrain_*`` keys), then per step: act with noise, store, update critic and actor, soft
 update the targets; every ``eval_every`` steps evaluate the deterministic actor and keep the
-best as the run's policy; checkpoints after each evaluation.
+best as the run's policy; checkpoints after the warm start and each evaluation (a resumed
+run starts from one, see ``resume``).
 
 Fine-tuning a warm-started actor (our keys): ``actor_learning_rate`` (default: the shared
 ``learning_rate``) and ``bc_weight``. With ``bc_weight`` > 0 the actor loss is TD3+BC's
@@ -36,52 +37,34 @@ from agent.train.coordination_common import (
     TrainResult,
     TrainSettings,
     act,
-    evaluate_actor,
     finish_run,
     make_actor,
     make_env,
     run_directory,
-    warm_start,
 )
 from agent.train.coordination_config import DeepCoordConfig
+from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
-from agent.train.run_log import CurveLog, load_checkpoint, save_checkpoint
+from agent.train.resume import evaluate_and_checkpoint, start_run
+from agent.train.run_log import CurveLog
 
 
 @dataclass
-class DDPGArgs:
-    """The hyper-parameters this file uses, read from the agent configuration."""
+class DDPGArgs(OffPolicyArgs):
+    """DDPG's arguments: the shared ones (``OffPolicyArgs``) and its own."""
 
-    gamma: float
-    tau: float
-    lr: float
-    lr_decay: float
-    batch_size: int
-    buffer: int
-    sigma: float
-    warmup_critic: int
-    warmup_actor: int
-    critic_hidden: list[int]
-    critic_activation: str
-    actor_lr: float
-    bc_weight: float
+    sigma: float  # std of the Gaussian exploration noise on the weights (``rand_sigma``)
+    actor_lr: float  # the actor's learning rate (``actor_learning_rate``; default the shared)
+    bc_weight: float  # TD3+BC pull toward the imitation actor; 0: plain -Q (``bc_weight``)
 
     @staticmethod
     def of(config: DeepCoordConfig) -> DDPGArgs:
+        """DDPG's arguments; InputError for a key of another algorithm."""
         return DDPGArgs(
-            config.gamma,
-            config.target_model_update,
-            config.learning_rate,
-            config.learning_rate_decay,
-            config.batch_size,
-            config.mem_limit,
-            config.rand_sigma,
-            config.nb_steps_warmup_critic,
-            config.nb_steps_warmup_actor,
-            list(config.critic_hidden_layer_nodes),
-            config.critic_hidden_layer_activation,
-            config.actor_learning_rate or config.learning_rate,
-            config.bc_weight,
+            **OffPolicyArgs.shared(config, "ddpg"),
+            sigma=config.rand_sigma,
+            actor_lr=config.actor_learning_rate or config.learning_rate,
+            bc_weight=config.bc_weight,
         )
 
 
@@ -131,23 +114,19 @@ def train(settings: TrainSettings) -> TrainResult:
     obs_size, action_size = env.layout.obs_size, env.layout.action_size
     actor = make_actor(env, settings.config)
     critic = Critic(obs_size, action_size, args.critic_hidden, args.critic_activation)
-    teacher = warm_start(env, actor, settings)
     actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
     imitation = copy.deepcopy(actor).requires_grad_(False)  # the BC anchor (bc_weight)
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.actor_lr)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.lr)
     modules: dict[str, Any] = {"actor": actor, "critic": critic, "actor_target": actor_target}
     modules |= {"critic_target": critic_target, "actor_opt": actor_opt, "critic_opt": critic_opt}
-    start = load_checkpoint(settings.resume, modules) if settings.resume else 0
+    modules["imitation"] = imitation
+    state = start_run(settings, env, actor, modules, [actor_target, imitation])
+    start = state.step
     buffer = ReplayBuffer(args.buffer, obs_size, action_size, settings.seed)
-    log = CurveLog(run)
+    log = CurveLog(run, start)
     progress = TrainProgress(settings, start)
-    eval_seed = 1_000_000 + settings.seed * 1_000
-    best_actor, best = (
-        copy.deepcopy(actor),
-        evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed),
-    )
-    log.add({"step": start, "success_ratio": best})
+    log.add({"step": start, "success_ratio": state.best})
     obs, _ = env.reset(seed=settings.seed * 100_003)
     episode_reward, updates = 0.0, 0
     for step in range(start + 1, settings.steps + 1):
@@ -188,13 +167,8 @@ def train(settings: TrainSettings) -> TrainResult:
             decayed(actor_opt, args.actor_lr, args.lr_decay, updates)
             decayed(critic_opt, args.lr, args.lr_decay, updates)
         if step % settings.config.eval_every == 0 or step == settings.steps:
-            score = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
-            log.add({"step": step, "success_ratio": score})
-            if score > best:
-                best, best_actor = score, copy.deepcopy(actor)
-            if run is not None:
-                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
+            evaluate_and_checkpoint(settings, env, actor, state, modules, log, step)
             obs, _ = env.reset()
             episode_reward = 0.0
-        progress.step(step, best)
-    return finish_run(settings, env, best_actor, best, teacher, progress, log, run, "ddpg")
+        progress.step(step, state.best)
+    return finish_run(settings, env, state, progress, log, run, "ddpg")

@@ -20,15 +20,17 @@ from typing import TextIO
 
 PHASE_LABELS = {
     "search": "warm-start search",
+    "prune": "warm-start pruning",
     "imitate": "warm-start imitation",
     "train": "training",
     "save": "saving",
+    "evaluate": "evaluation",
 }
 
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    phase: str  # search | imitate | train | save
+    phase: str  # search | prune | imitate | train | save | evaluate
     done: int
     total: int
     unit: str  # what ``done`` counts, plural ("schedules", "steps"); "": not shown

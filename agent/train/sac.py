@@ -23,27 +23,30 @@ from agent.train.coordination_common import (
     TrainProgress,
     TrainResult,
     TrainSettings,
-    evaluate_actor,
     finish_run,
     make_actor,
     make_env,
     run_directory,
-    warm_start,
 )
 from agent.train.coordination_config import DeepCoordConfig
-from agent.train.ddpg import Critic, DDPGArgs, decayed, soft_update
+from agent.train.ddpg import Critic, decayed, soft_update
+from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
-from agent.train.run_log import CurveLog, load_checkpoint, save_checkpoint
+from agent.train.resume import evaluate_and_checkpoint, start_run
+from agent.train.run_log import CurveLog
 
 
 @dataclass
-class SACArgs(DDPGArgs):
-    alpha: float = 0.01
-    init_log_std: float = -1.0
+class SACArgs(OffPolicyArgs):
+    """SAC's arguments: the shared ones (``OffPolicyArgs``) and its own."""
+
+    alpha: float  # entropy temperature, fixed (``sac_alpha``)
+    init_log_std: float = -1.0  # the policy's initial log standard deviation of the logits
 
     @staticmethod
     def of(config: DeepCoordConfig) -> SACArgs:
-        return SACArgs(**vars(DDPGArgs.of(config)), alpha=config.sac_alpha)
+        """SAC's arguments; InputError for a key of another algorithm."""
+        return SACArgs(**OffPolicyArgs.shared(config, "sac"), alpha=config.sac_alpha)
 
 
 class GaussianLogits(nn.Module):
@@ -73,7 +76,6 @@ def train(settings: TrainSettings) -> TrainResult:
     env = make_env(settings.scenario, settings.config, settings.seed)
     obs_size, action_size = env.layout.obs_size, env.layout.action_size
     actor = make_actor(env, settings.config)
-    teacher = warm_start(env, actor, settings)
     policy = GaussianLogits(actor, args.init_log_std)
     critics = [
         Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
@@ -84,14 +86,12 @@ def train(settings: TrainSettings) -> TrainResult:
     modules: dict[str, Any] = {"policy": policy, "critic1": critics[0], "critic2": critics[1]}
     modules |= {"critic1_target": critic_targets[0], "critic2_target": critic_targets[1]}
     modules |= {"actor_opt": actor_opt, "critic_opt": critic_opt}
-    start = load_checkpoint(settings.resume, modules) if settings.resume else 0
+    state = start_run(settings, env, actor, modules, [])
+    start = state.step
     buffer = ReplayBuffer(args.buffer, obs_size, action_size, settings.seed)
-    log = CurveLog(run)
+    log = CurveLog(run, start)
     progress = TrainProgress(settings, start)
-    eval_seed = 1_000_000 + settings.seed * 1_000
-    best = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
-    best_actor = copy.deepcopy(actor)
-    log.add({"step": start, "success_ratio": best})
+    log.add({"step": start, "success_ratio": state.best})
     obs, _ = env.reset(seed=settings.seed * 100_003)
     episode_reward, updates = 0.0, 0
     for step in range(start + 1, settings.steps + 1):
@@ -138,13 +138,8 @@ def train(settings: TrainSettings) -> TrainResult:
             decayed(actor_opt, args.lr, args.lr_decay, updates)
             decayed(critic_opt, args.lr, args.lr_decay, updates)
         if step % settings.config.eval_every == 0 or step == settings.steps:
-            score = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
-            log.add({"step": step, "success_ratio": score})
-            if score > best:
-                best, best_actor = score, copy.deepcopy(actor)
-            if run is not None:
-                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
+            evaluate_and_checkpoint(settings, env, actor, state, modules, log, step)
             obs, _ = env.reset()
             episode_reward = 0.0
-        progress.step(step, best)
-    return finish_run(settings, env, best_actor, best, teacher, progress, log, run, "sac")
+        progress.step(step, state.best)
+    return finish_run(settings, env, state, progress, log, run, "sac")

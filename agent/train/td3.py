@@ -19,30 +19,34 @@ from agent.train.coordination_common import (
     TrainResult,
     TrainSettings,
     act,
-    evaluate_actor,
     finish_run,
     make_actor,
     make_env,
     run_directory,
-    warm_start,
 )
 from agent.train.coordination_config import DeepCoordConfig
-from agent.train.ddpg import Critic, DDPGArgs, decayed, soft_update
+from agent.train.ddpg import Critic, decayed, soft_update
+from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
-from agent.train.run_log import CurveLog, load_checkpoint, save_checkpoint
+from agent.train.resume import evaluate_and_checkpoint, start_run
+from agent.train.run_log import CurveLog
 
 
 @dataclass
-class TD3Args(DDPGArgs):
-    policy_noise: float = 0.05
-    noise_clip: float = 0.1
-    policy_delay: int = 2
+class TD3Args(OffPolicyArgs):
+    """TD3's arguments: the shared ones (``OffPolicyArgs``) and its own."""
+
+    sigma: float  # std of the Gaussian exploration noise on the weights (``rand_sigma``)
+    policy_noise: float  # std of the target-policy smoothing noise (``policy_noise``)
+    noise_clip: float  # its clip (``noise_clip``)
+    policy_delay: int  # critic updates per actor and target update (``policy_delay``)
 
     @staticmethod
     def of(config: DeepCoordConfig) -> TD3Args:
-        base = DDPGArgs.of(config)
+        """TD3's arguments; InputError for a key of another algorithm."""
         return TD3Args(
-            **vars(base),
+            **OffPolicyArgs.shared(config, "td3"),
+            sigma=config.rand_sigma,
             policy_noise=config.policy_noise,
             noise_clip=config.noise_clip,
             policy_delay=config.policy_delay,
@@ -61,7 +65,6 @@ def train(settings: TrainSettings) -> TrainResult:
     critics = [
         Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
     ]
-    teacher = warm_start(env, actor, settings)
     actor_target, critic_targets = copy.deepcopy(actor), copy.deepcopy(critics)
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.lr)
     critic_params = [p for c in critics for p in c.parameters()]
@@ -70,14 +73,12 @@ def train(settings: TrainSettings) -> TrainResult:
     modules |= {"actor_target": actor_target, "critic1_target": critic_targets[0]}
     modules |= {"critic2_target": critic_targets[1], "actor_opt": actor_opt}
     modules["critic_opt"] = critic_opt
-    start = load_checkpoint(settings.resume, modules) if settings.resume else 0
+    state = start_run(settings, env, actor, modules, [actor_target])
+    start = state.step
     buffer = ReplayBuffer(args.buffer, obs_size, action_size, settings.seed)
-    log = CurveLog(run)
+    log = CurveLog(run, start)
     progress = TrainProgress(settings, start)
-    eval_seed = 1_000_000 + settings.seed * 1_000
-    best = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
-    best_actor = copy.deepcopy(actor)
-    log.add({"step": start, "success_ratio": best})
+    log.add({"step": start, "success_ratio": state.best})
     obs, _ = env.reset(seed=settings.seed * 100_003)
     episode_reward, updates = 0.0, 0
     for step in range(start + 1, settings.steps + 1):
@@ -124,13 +125,8 @@ def train(settings: TrainSettings) -> TrainResult:
             decayed(actor_opt, args.lr, args.lr_decay, updates)
             decayed(critic_opt, args.lr, args.lr_decay, updates)
         if step % settings.config.eval_every == 0 or step == settings.steps:
-            score = evaluate_actor(env, actor, settings.config.eval_episodes, eval_seed)
-            log.add({"step": step, "success_ratio": score})
-            if score > best:
-                best, best_actor = score, copy.deepcopy(actor)
-            if run is not None:
-                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
+            evaluate_and_checkpoint(settings, env, actor, state, modules, log, step)
             obs, _ = env.reset()
             episode_reward = 0.0
-        progress.step(step, best)
-    return finish_run(settings, env, best_actor, best, teacher, progress, log, run, "td3")
+        progress.step(step, state.best)
+    return finish_run(settings, env, state, progress, log, run, "td3")

@@ -44,7 +44,7 @@ def test_train_then_eval_against_baselines(tmp_path: Path) -> None:
     args = ["train", "coordination", *files(1), "--agent", str(agent_yaml(tmp_path))]
     result = CliRunner().invoke(cli, [*args, "--steps", "80", "--seed", "3", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["algorithm"] == "td3"
     run = Path(summary["run"])
     assert run.name.startswith("abilene-in1-rand-cap0-2_") and run.name.endswith("_seed3")
@@ -54,7 +54,7 @@ def test_train_then_eval_against_baselines(tmp_path: Path) -> None:
     opts = ["--episodes", "2", "--steps", "20", "--format", "json", "--out", str(tmp_path / "ev")]
     result = CliRunner().invoke(cli, [*args, *opts])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert set(report["policies"]) == {policy, "shortest-path"}
     for entry in report["policies"].values():
         assert 0 <= entry["success_ratio"] <= 1 and entry["delay_ms"] >= 0
@@ -79,7 +79,7 @@ def test_eval_refuses_a_policy_for_another_topology(tmp_path: Path) -> None:
     args = ["train", "coordination", *files(2), "--agent", str(agent_yaml(tmp_path))]
     result = CliRunner().invoke(cli, [*args, "--steps", "40", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    policy = str(Path(json.loads(result.output.strip().splitlines()[-1])["run"]) / "best")
+    policy = str(Path(json.loads(result.stdout.strip().splitlines()[-1])["run"]) / "best")
     args = ["eval", "coordination", *files(3), "--policy", policy, "--episodes", "1"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 2
@@ -166,7 +166,7 @@ def test_eval_names_its_schedule_semantics_and_lists_every_episode() -> None:
         extra = [] if mode is None else ["--schedule", mode]
         result = CliRunner().invoke(cli, [*base, *extra])
         assert result.exit_code == 0, result.output
-        runs[mode] = json.loads(result.output)
+        runs[mode] = json.loads(result.stdout)
     # coord-sim's three files keep coord-sim's round robin unless told otherwise
     assert [runs[m]["schedule"] for m in runs] == ["round-robin", "round-robin", "random"]
     assert runs[None]["policies"] == runs["round-robin"]["policies"]
@@ -183,7 +183,7 @@ def test_a_bundled_scenario_evaluates_with_switch_semantics() -> None:
     args = ["eval", "coordination", scenario, "--policy", "greedy", "--episodes", "1"]
     result = CliRunner().invoke(cli, [*args, "--steps", "10"])
     assert result.exit_code == 0, result.output
-    assert "random schedule" in result.output.splitlines()[0]
+    assert "random schedule" in result.stdout.splitlines()[0]
 
 
 def test_training_defaults_to_switch_semantics_and_the_card_says_so(tmp_path: Path) -> None:
@@ -193,9 +193,43 @@ def test_training_defaults_to_switch_semantics_and_the_card_says_so(tmp_path: Pa
         opts = ["--steps", "40", "--out", str(out), *extra]
         result = CliRunner().invoke(cli, [*args, *opts])
         assert result.exit_code == 0, result.output
-        summary = json.loads(result.output.strip().splitlines()[-1])
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
         assert summary["schedule"] == mode
         card = json.loads((Path(summary["run"]) / "best" / "card.json").read_text())
         assert card["schedule"] == mode
         config = json.loads((Path(summary["run"]) / "config.json").read_text())
         assert config["schedule"] == mode
+
+
+def test_eval_shows_progress_and_runs_serially_without_ray(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    base = ["eval", "coordination", *files(1), "--policy", "random", "--policy", "greedy"]
+    base += ["--episodes", "3", "--steps", "20", "--format", "json"]
+    serial = CliRunner().invoke(cli, base)
+    assert serial.exit_code == 0, serial.output
+    lines = serial.stderr.splitlines()
+    assert lines[0].startswith("evaluation: 0/6 episodes") and "done in" in lines[-1]
+    monkeypatch.setitem(sys.modules, "ray", None)  # Ray not installed
+    parallel = CliRunner().invoke(cli, [*base, "--workers", "2"])
+    assert parallel.exit_code == 0, parallel.output
+    notes = [line for line in parallel.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and notes[0].startswith("note: Ray is not installed")
+    assert json.loads(parallel.stdout) == json.loads(serial.stdout)
+
+
+def test_train_seeds_without_ray_runs_them_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    args = ["train", "coordination", str(TRIANGLE), "--agent", str(warm_agent_yaml(tmp_path))]
+    args += ["--steps", "20", "--seeds", "3,5", "--workers", "2", "--select-episodes", "1"]
+    result = CliRunner().invoke(cli, [*args, "--out", str(tmp_path / "r")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "running serially" in notes[0]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert [s["seed"] for s in summary["seeds"]] == [3, 5] and summary["best_seed"] in (3, 5)
+    assert any(line.startswith("seed 5: training:") for line in result.stderr.splitlines())
+    bad = CliRunner().invoke(cli, [*args[:-6], "--seeds", "4-2"])
+    assert bad.exit_code == 2 and "--seeds: range '4-2' ends before it starts" in bad.output

@@ -27,7 +27,7 @@ def test_eval_json_csv_markdown_and_plot(tmp_path: Path) -> None:
     for stats in summary["methods"].values():
         assert 0 < stats["min_ratio"] <= stats["mean_ratio"] <= 1.0 + 1e-9
     assert summary["reference"] == "dp-opt" and summary["instances"] == 4
-    rows = list(csv.DictReader((tmp_path / "instances.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "instances.csv").read_text().splitlines()))
     assert [r["seed"] for r in rows] == ["5", "6", "5", "6"]
     assert "| deeppr |" in (tmp_path / "recovery.md").read_text()
     assert (tmp_path / "ratios.png").stat().st_size > 1000

@@ -5,10 +5,13 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from agent.cli.main import cli
+from agent.train.rollout import RolloutResult
 from tests.conftest import DEEPCOORD, TOPOLOGIES
 
 TRIPLE = [
@@ -34,7 +37,7 @@ def test_json_output_has_the_documented_keys_and_matches_coord_sim(tmp_path: Pat
     assert abs(summary["success_ratio"] - 2 / 3) < 0.005
     assert summary["generated"] == 3000
     assert set(k for k, v in summary["drops"].items() if v) == {"NODE_CAP"}
-    rows = list(csv.DictReader((tmp_path / "steps.csv").open()))
+    rows = list(csv.DictReader((tmp_path / "steps.csv").read_text().splitlines()))
     assert len(rows) == 100
     assert sum(int(r["generated"]) for r in rows) == summary["generated"]
     assert (
@@ -98,3 +101,37 @@ def test_the_bundled_failure_scenario_shows_failure_drops() -> None:
         result = CliRunner().invoke(cli, ["sim", scenario, "--policy", policy, "--format", "json"])
         assert result.exit_code == 0, result.output
         assert json.loads(result.output)["drops"]["FAILURE"] > 0, policy
+
+
+def test_a_trained_policy_is_built_once_and_rows_are_kept_only_for_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from agent.cli import sim_cmd
+    from agent.policies.coordination import policy as coordination_policy
+    from agent.train import rollout
+
+    builds: list[object] = []
+    results: list[RolloutResult] = []
+    load, run = coordination_policy.load_policy, rollout.run_episodes
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        builds.append(args[0])
+        return load(*args, **kwargs)
+
+    def recorded(*args: Any, **kwargs: Any) -> RolloutResult:
+        results.append(run(*args, **kwargs))
+        return results[-1]
+
+    monkeypatch.setattr(coordination_policy, "load_policy", counted)
+    monkeypatch.setattr(sim_cmd, "run_episodes", recorded)
+    args = ["sim", str(TOPOLOGIES / "scenarios/abilene-in1.yaml")]
+    args += ["--policy", "abilene-in1-rand-cap0-2", "--episodes", "3", "--steps", "20"]
+    result = CliRunner().invoke(cli, [*args, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["episodes"] == 3
+    assert len(builds) == 1  # not once per episode
+    assert len(results[-1].per_episode) == 3 and results[-1].rows == []  # no --out: no rows
+    written = CliRunner().invoke(cli, [*args, "--format", "json", "--out", str(tmp_path)])
+    assert written.exit_code == 0, written.output
+    assert len(builds) == 2 and len(results[-1].rows) == 60
+    assert len(list(csv.DictReader((tmp_path / "steps.csv").read_text().splitlines()))) == 60

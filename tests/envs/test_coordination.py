@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,35 @@ def test_every_objective_gives_a_bounded_reward(objective: str) -> None:
     action = np.ones(env.layout.action_size, dtype=np.float32)  # 1/11 < 0.1: argmax
     rewards = [env.step(action)[1] for _ in range(3)]
     assert all(-3.0 <= r <= 3.0 for r in rewards)
+
+
+def test_a_step_is_the_step_of_its_decision() -> None:
+    arrays, decisions = CoordinationEnv(abilene(3), seed=4), CoordinationEnv(abilene(3), seed=4)
+    arrays.reset(), decisions.reset()
+    rng = np.random.default_rng(1)
+    for _ in range(12):
+        action = rng.random(arrays.layout.action_size).astype(np.float32)
+        obs, reward, _, _, info = arrays.step(action)
+        expected = decisions.step_decision(decisions.decision(action))
+        assert obs.tolist() == expected[0].tolist() and reward == expected[1]
+        assert info["metrics"].delays == expected[4]["metrics"].delays
+        # the Decision is made only when asked for, and is the one the action makes
+        assert "decision" not in info
+        assert info.get("decision") == expected[4]["decision"] == info["decision"]
+    with pytest.raises(KeyError):
+        info["nothing"]
+
+
+def test_observations_can_be_built_in_place() -> None:
+    env = CoordinationEnv(abilene(3), observe_load=True, seed=2)
+    env.reset()
+    observation = env.sim.step(env.decision(np.ones(env.layout.action_size))).observation
+    buffer = np.full(env.layout.obs_size, 7.0, dtype=np.float32)
+    fresh = env.layout.observe(observation)
+    assert env.layout.observe(observation, out=buffer) is buffer
+    assert buffer.tolist() == fresh.tolist() and fresh[:3].sum() > 0
+    with pytest.raises(ValueError, match="observation buffer"):
+        env.layout.observe(observation, out=np.zeros(3, dtype=np.float32))
+    # the simulator's reports give their numbers without building NodeReports: the same
+    plain = dataclasses.replace(observation, reports=dict(observation.reports))
+    assert env.layout.observe(plain).tolist() == fresh.tolist()

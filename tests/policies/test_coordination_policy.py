@@ -93,7 +93,7 @@ def test_policy_package_needs_no_training_code() -> None:
 def test_shipped_policies_load_by_name_for_their_network(name: str) -> None:
     ingress = int(name.split("-in")[1][0])
     policy = load_named(name, policy_context(abilene(ingress), 0))
-    assert policy.card["network"]["name"] == name
+    assert policy.card.network.name == name
     assert (SHIPPED / name / "actor.safetensors").stat().st_size < 1_000_000
     other = 1 if ingress != 1 else 2
     with pytest.raises(PolicyMismatchError):
@@ -112,7 +112,7 @@ def test_shipped_policies_hold_under_hashing_and_beat_greedy(ingress: int) -> No
     scenario = dataclasses.replace(abilene(ingress), schedule_mode=ScheduleMode.RANDOM)
     name = f"abilene-in{ingress}-rand-cap0-2"
     policy = load_named(name, policy_context(scenario, 0))
-    assert policy.card["schedule"] == "random"  # trained for switch semantics
+    assert policy.card.schedule == "random"  # trained for switch semantics
 
     def ratio(make: Callable[[PolicyContext], Policy]) -> float:
         return run_episodes(scenario, make, 4, 200, 1234, keep_rows=False).totals.success_ratio

@@ -1,6 +1,6 @@
 """The pure cycle planner with plain values (no thread, no backend): who decides, and
 the plan through failure, fallback, override and recovery; and one snapshot per cycle
-while the simulator moves on."""
+while the simulator moves on (the policy and the compiler see the same failure set)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from agent.model.scenario import Failure, Scenario, load_scenario
 from agent.model.types import Decision, Observation
 from agent.model.wiring import synthetic_wiring
 from agent.policies.base import PolicyContext
+from agent.policies.heuristics import LoadBalancePolicy
 from agent.policies.shortest_path import ShortestPathPolicy
 from agent.rules.compiler import CompileContext, RuleCompiler
+from agent.rules.diff import Change
+from agent.rules.intents import Intent
 from agent.runtime.config import AgentConfig
 from agent.runtime.cycle import DecisionCycle
 from agent.runtime.overrides import Overrides, PinOverride
@@ -92,6 +95,53 @@ def test_a_failure_a_pin_and_the_repair(scenario: Scenario, observation: Observa
     # pop9 is repaired: its rules come back
     repaired = plan(healthy, *compiled(decision, overrides, healthy), pinned_intents, {})
     assert any(c.op == "add" and c.intent.dpid == dpids["pop9"] for c in repaired.changes)
+
+
+def installed_after(installed: list[Intent], changes: tuple[Change, ...]) -> dict[object, Intent]:
+    """What a switch holds once ``changes`` are applied to ``installed``, by rule key."""
+    held: dict[object, Intent] = {intent.key: intent for intent in installed}
+    for change in changes:
+        if change.op == "delete":
+            del held[change.intent.key]
+        else:
+            held[change.intent.key] = change.intent
+    return held
+
+
+def test_the_fallback_takes_over_from_stale_monitoring_and_hands_back(
+    scenario: Scenario, observation: Observation
+) -> None:
+    compiled, _ = compiled_for(scenario)
+    overrides = Overrides()
+    context = PolicyContext(scenario.network, scenario.services, scenario.routing)
+    fresh, stale = snapshot(observation), snapshot(observation, 9.0)
+    assert choose(fresh, "load-balance", 5.0, False, True) == Choice("load-balance")
+    ours, ours_intents = compiled(LoadBalancePolicy(context).predict(observation), overrides, fresh)
+    first = plan(fresh, ours, ours_intents, [], {})
+    running = {n: frozenset(s) for n, s in first.start.items()}
+    # monitoring goes stale: the fallback decides, planned against what the policy installed
+    choice = choose(stale, "load-balance", 5.0, False, True)
+    assert choice == Choice("load-balance", "monitoring 9.0 s old")
+    theirs, their_intents = compiled(shortest_path(scenario, observation), overrides, stale)
+    over = plan(stale, theirs, their_intents, ours_intents, running)
+    assert installed_after(ours_intents, over.changes) == {i.key: i for i in their_intents}
+    unchanged = set(ours_intents) & set(their_intents)
+    assert over.changes and unchanged  # rules that stay are not sent again: a diff, no wipe
+    assert not {c.intent for c in over.changes} & unchanged
+    assert over.stop and all(over.stop[n] <= running[n] for n in over.stop)
+    # monitoring is fresh again: the policy's rules come back, the same diff reversed
+    nodes = set(running) | set(over.start)
+    fallback_running = {
+        n: (running.get(n, frozenset()) - over.stop.get(n, frozenset()))
+        | over.start.get(n, frozenset())
+        for n in nodes
+    }
+    back = plan(fresh, ours, ours_intents, their_intents, fallback_running)
+    assert (back.start, back.stop) == (over.stop, over.start)
+    assert installed_after(their_intents, back.changes) == {i.key: i for i in ours_intents}
+    assert sorted(c.op for c in back.changes) == sorted(
+        {"add": "delete", "delete": "add", "modify": "modify"}[c.op] for c in over.changes
+    )
 
 
 def test_an_unreachable_switchs_rules_stay_out_and_compiling_is_memoised(

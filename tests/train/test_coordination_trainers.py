@@ -44,18 +44,19 @@ def test_each_algorithm_trains_and_writes_a_run(tmp_path: Path, trainer: object)
         p.name for p in run.iterdir()
     }
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
+        "step0.pt",  # after the warm start
         "step100.pt",
         "step200.pt",
     ]
     policy = load_policy(run / "best", policy_context(scenario, 0))
-    assert policy.card["training"]["steps"] == 200
+    assert policy.card.training.steps == 200
 
 
 def test_resume_continues_from_a_checkpoint(tmp_path: Path) -> None:
     scenario = abilene(1)
     first = TrainSettings(scenario, small_config(), 100, seed=2, out=tmp_path / "a")
     ddpg.train(first)
-    (checkpoint,) = (next((tmp_path / "a").iterdir()) / "checkpoints").iterdir()
+    checkpoint = next((tmp_path / "a").iterdir()) / "checkpoints" / "step100.pt"
     second = TrainSettings(scenario, small_config(), 200, seed=2, resume=checkpoint)
     result = ddpg.train(second)
     assert result.curve[0]["step"] == 100  # started where the checkpoint left off
@@ -69,7 +70,7 @@ def test_warm_start_imitates_a_searched_schedule() -> None:
         pretrain_bc_steps=50,
     )
     result = ddpg.train(TrainSettings(abilene(1), config, 100, seed=0))
-    assert result.card["training"]["warm_start_teacher_success"] is not None
+    assert result.card.training.warm_start_teacher_success is not None
 
 
 @pytest.mark.skipif(not ANCHOR.is_dir(), reason="DeepCoord's agent files not here")

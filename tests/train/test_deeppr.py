@@ -32,7 +32,7 @@ def test_node_variant_trains_saves_and_reloads(tmp_path: Path) -> None:
     assert result.card["variant"] == "node" and result.card["gamma"] == 1.0
     save_network(result.net, tmp_path, result.card)
     net, card = load_network(tmp_path)
-    assert card["architecture"] == "node" and card["episodes"] == 25
+    assert card.architecture == "node" and card.episodes == 25
     instance = gnp_instance(11, 4, "adversarial")  # another size than trained on
     graph = GraphArrays.of(instance)
     state = (graph.demand[None], np.array([0]))

@@ -66,7 +66,7 @@ def test_a_short_run_reports_every_phase_and_its_time(tmp_path: Path) -> None:
     assert set(result.phase_s) == {"search", "imitate", "train", "save"}
     assert result.total_wall_s >= sum(result.phase_s.values()) > 0
     assert result.wall_s == pytest.approx(result.phase_s["train"])
-    assert result.card["training"]["phase_s"].keys() >= {"search", "imitate", "train"}
+    assert result.card.training.phase_s.keys() >= {"search", "imitate", "train"}
 
 
 def test_without_warm_start_only_training_and_saving_report() -> None:

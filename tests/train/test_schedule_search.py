@@ -94,5 +94,5 @@ def test_warm_start_with_pruning_reports_its_phase() -> None:
     assert phases == ["search", "prune", "imitate", "train", "save"]
     prune = [e for e in events if e.phase == "prune"]
     assert prune[-1].finished and "split rows" in prune[-1].detail and "->" in prune[-1].detail
-    assert result.card["schedule"] == "random"
-    assert result.card["training"]["warm_start_teacher_success"] == prune[-1].best
+    assert result.card.schedule == "random"
+    assert result.card.training.warm_start_teacher_success == prune[-1].best

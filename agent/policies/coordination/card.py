@@ -6,15 +6,20 @@ nodes, links and a fingerprint of all of them), the observation and action layou
 actor's shape and the schedule threshold, the schedule semantics it was trained for
 (``schedule``: ``random``, a weighted random choice per flow as a switch's hashing SELECT
 group makes, or ``round-robin``, coord-sim's; absent in older cards), plus what the
-training recorded (scenario, input hashes, steps, metrics). Unknown keys and wrong types
-are refused; sizes must agree with one another and the actor must stay under
-``MAX_PARAMETERS``, so that nothing is allocated for a card that asks for more.
+training recorded (scenario, input hashes, steps, timings, metrics). Unknown keys and wrong
+types are refused, in every section; sizes must agree with one another and the actor must
+stay under ``MAX_PARAMETERS``, so that nothing is allocated for a card that asks for more.
+
+``PolicyCard`` is the one type of a card: training builds it, ``save_card`` (or
+``PolicyCard.save``) writes it and ``load_card`` (or ``PolicyCard.load``) reads it back.
+A saved card holds the keys that were set, so a card read and saved again is the same JSON.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -71,6 +76,20 @@ class ScenarioSection(_Section):
     inputs: dict[str, str] = {}
 
 
+class TrainingSection(_Section):
+    """What the training recorded; every key is optional (older cards have fewer)."""
+
+    seed: int | None = None
+    objective: str | None = None
+    steps: int | None = Field(default=None, ge=0)
+    wall_s: float | None = None  # the reinforcement-learning loop
+    total_wall_s: float | None = None  # the whole run
+    phase_s: dict[str, float] = {}  # wall seconds per phase (search, prune, imitate, train)
+    steps_per_s: float | None = None
+    warm_start_teacher_success: float | None = None
+    metrics: dict[str, float] = {}  # e.g. eval_success_ratio
+
+
 class PolicyCard(_Section):
     format: Literal["sdn-agent/coordination-policy"]
     version: Literal[1]
@@ -82,7 +101,20 @@ class PolicyCard(_Section):
     threshold: float = Field(ge=0.0, lt=1.0)
     schedule: Literal["random", "round-robin"] | None = None  # the semantics trained for
     scenario: ScenarioSection | None = None
-    training: dict[str, Any] = {}
+    training: TrainingSection = TrainingSection()
+
+    @classmethod
+    def load(cls, path: Path) -> PolicyCard:
+        """See ``load_card``."""
+        return load_card(path)
+
+    def save(self, path: Path) -> None:
+        """See ``save_card``."""
+        save_card(self, path)
+
+    def to_json(self) -> str:
+        """The card as ``card.json`` holds it: the keys that were set, indented."""
+        return json.dumps(self.model_dump(mode="json", exclude_unset=True), indent=2) + "\n"
 
 
 def network_facts(network: Network) -> dict[str, Any]:
@@ -105,16 +137,16 @@ def card_facts(card: PolicyCard) -> dict[str, Any]:
     return {"nodes": net.nodes, "caps": net.caps, "ingress": net.ingress, "links": net.links}
 
 
-def layout_of_card(card: dict[str, Any]) -> CoordinationLayout:
+def layout_of_card(card: PolicyCard) -> CoordinationLayout:
     """The observation and action layout a checked card describes."""
-    layout, network = card["layout"], card["network"]
+    layout, network = card.layout, card.network
     return CoordinationLayout(
-        tuple(network["nodes"]),
-        tuple((str(c), str(s)) for c, s in layout["rows"]),
-        tuple(float(c) for c in network["caps"]),
-        tuple(network["ingress"]),
-        bool(layout["observe_load"]),
-        float(layout["rate_unit_ms"]),
+        tuple(network.nodes),
+        tuple((c, s) for c, s in layout.rows),
+        tuple(network.caps),
+        tuple(network.ingress),
+        layout.observe_load,
+        layout.rate_unit_ms,
     )
 
 
@@ -129,8 +161,14 @@ def expected_tensors(card: PolicyCard) -> dict[str, Shape]:
     return linear_shapes("body", actor_sizes(card))
 
 
-def load_card(path: Path) -> tuple[dict[str, Any], PolicyCard]:
-    """The card at ``path`` as read and as validated; PolicyFileError naming the key."""
+def save_card(card: PolicyCard, path: Path) -> None:
+    """Write ``card`` to ``path`` (``card.json``) in the format ``load_card`` reads."""
+    path.write_text(card.to_json(), encoding="utf-8")
+
+
+def load_card(path: Path) -> PolicyCard:
+    """The card at ``path``, validated and checked for consistency; PolicyFileError naming
+    the file, the key path and, where it can, the line."""
     doc = read_card(path)
     fmt = doc.data.get("format")
     if fmt != CARD_FORMAT:
@@ -146,7 +184,7 @@ def load_card(path: Path) -> tuple[dict[str, Any], PolicyCard]:
         raise card_error(doc, ["version"], problem)
     card = validate(doc, PolicyCard)
     check_consistent(doc, card)
-    return doc.data, card
+    return card
 
 
 def check_consistent(doc: YamlDocument, card: PolicyCard) -> None:
@@ -190,31 +228,34 @@ def policy_files(directory: Path) -> tuple[Path, Path]:
 
 def check_policy_files(directory: Path) -> tuple[dict[str, Any], PolicyCard]:
     """Card and weights header of the policy in ``directory``, checked against each other
-    without reading a tensor."""
+    without reading a tensor: the card as JSON data (``card.model_dump``) and as the card."""
     card_path, weights_path = policy_files(directory)
-    raw, card = load_card(card_path)
+    card = load_card(card_path)
     check_tensors(weights_path, expected_tensors(card))
-    return raw, card
+    return card.model_dump(mode="json", exclude_unset=True), card
 
 
-def check_compatible(card: dict[str, Any], context: PolicyContext) -> None:
-    """PolicyMismatchError unless the policy was trained for this network and service."""
+def check_compatible(card: PolicyCard | Mapping[str, Any], context: PolicyContext) -> None:
+    """PolicyMismatchError unless the policy was trained for this network and service.
+    (A card's JSON data is accepted too, and validated first.)"""
+    if not isinstance(card, PolicyCard):
+        card = PolicyCard.model_validate(card)
     facts = network_facts(context.network)
-    trained = card["network"]
-    if fingerprint(facts) == trained["fingerprint"]:
+    trained = card.network
+    if fingerprint(facts) == trained.fingerprint:
         rows = [[c, s] for c, sfs in context.services.chains.items() for s in dict.fromkeys(sfs)]
-        if rows != card["layout"]["rows"]:
+        if rows != card.layout.rows:
             raise PolicyMismatchError(
-                f"policy {card.get('name')!r} was trained for chains/SFs {card['layout']['rows']}"
+                f"policy {card.name!r} was trained for chains/SFs {card.layout.rows}"
                 f", this service has {rows}"
             )
         return
-    differs = [key for key in facts if facts[key] != trained.get(key)]
+    differs = [key for key in facts if facts[key] != card_facts(card)[key]]
     raise PolicyMismatchError(
-        f"policy {card.get('name')!r} was trained for network {trained.get('name')!r} and "
+        f"policy {card.name!r} was trained for network {trained.name!r} and "
         f"cannot run on this one: {', '.join(differs)} differ(s) "
-        f"(trained nodes {trained.get('nodes')}, caps {trained.get('caps')}, ingress "
-        f"{trained.get('ingress')}; this network: nodes {facts['nodes']}, caps {facts['caps']}, "
+        f"(trained nodes {trained.nodes}, caps {trained.caps}, ingress "
+        f"{trained.ingress}; this network: nodes {facts['nodes']}, caps {facts['caps']}, "
         f"ingress {facts['ingress']})"
     )
 

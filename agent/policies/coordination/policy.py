@@ -13,19 +13,17 @@ placement follows from the schedule.
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from agent.model.deepcoord import CoordinationLayout
 from agent.model.deepcoord import postprocess as postprocess
-from agent.model.types import Decision, Observation
+from agent.model.types import Decision, Observation, placement_from_schedule
 from agent.policies.base import PolicyContext
 from agent.policies.coordination.card import (
     CARD_FILE,
@@ -38,9 +36,10 @@ from agent.policies.coordination.card import (
     fingerprint,
     layout_of_card,
     network_facts,
+    save_card,
 )
 from agent.policies.coordination.locate import SHIPPED, find_policy, policy_directory, shipped_names
-from agent.policies.coordination.network import Actor
+from agent.policies.coordination.network import Actor, ActorArrays
 from agent.policies.errors import PolicyFileError, PolicyMismatchError
 from agent.policies.tensorfile import match_mode
 
@@ -67,25 +66,66 @@ __all__ = [
 class CoordinationPolicy:
     """A trained DeepCoord-style actor behind ``predict(observation) -> Decision``."""
 
-    def __init__(self, actor: Actor, card: dict[str, Any], context: PolicyContext | None) -> None:
+    def __init__(self, actor: Actor, card: PolicyCard, context: PolicyContext | None) -> None:
         self.actor = actor.eval()
         self.card = card
         self.layout = layout_of_card(card)
-        self.threshold = float(card["threshold"])
-        self.name = str(card.get("name", "coordination"))
+        self.threshold = card.threshold
+        self.name = card.name
+        # inference runs the actor's arrays in numpy (a snapshot of ``actor``), into one
+        # observation buffer
+        self.arrays = ActorArrays.of(self.actor, card.actor.activation)
+        self._obs = np.zeros(self.layout.obs_size, dtype=np.float32)
+        self._decisions = RowDecisions(self.layout, self.name)
         if context is not None:
             check_compatible(card, context)
 
     def weights(self, observation: Observation) -> npt.NDArray[np.float64]:
         """Post-processed (N, R, N) schedule weights for ``observation``."""
-        obs = torch.from_numpy(self.layout.observe(observation))[None]
-        with torch.no_grad():
-            raw = self.actor(obs)[0].double().numpy()
+        raw = self.arrays.forward(self.layout.observe(observation, out=self._obs))
         n, r = len(self.layout.nodes), len(self.layout.rows)
         return postprocess(raw.reshape(n, r, n), self.threshold)
 
     def predict(self, observation: Observation) -> Decision:
-        return self.layout.decision(self.weights(observation), self.name)
+        return self._decisions.decision(self.weights(observation))
+
+
+class RowDecisions:
+    """``layout.decision(weights, name)`` for successive weights, rebuilding only the
+    (node, row) schedule entries whose weights changed since the last call: a trained
+    actor moves a few rows per step (one of 33 for the shipped Abilene policies). The
+    same weights give the same Decision object back. Equal to ``layout.decision``
+    (a test holds them so); the rows it shares between decisions are never changed."""
+
+    def __init__(self, layout: CoordinationLayout, name: str) -> None:
+        self.layout = layout
+        self.name = name
+        self.last: tuple[npt.NDArray[np.float64], Decision, list[Mapping[str, float]]] | None = None
+
+    def decision(self, weights: npt.NDArray[np.float64]) -> Decision:
+        nodes, rows = self.layout.nodes, self.layout.rows
+        if self.last is None or self.last[0].shape != weights.shape:
+            decision = self.layout.decision(weights, self.name)
+            cells = [decision.schedule[node][chain][sf] for node in nodes for chain, sf in rows]
+            self.last = (weights.copy(), decision, cells)
+            return decision
+        previous, last_decision, cells = self.last
+        changed = np.flatnonzero(np.any(weights != previous, axis=-1))
+        if not changed.size:
+            return last_decision
+        cells = list(cells)
+        for cell in changed.tolist():
+            row = weights.reshape(-1, len(nodes))[cell]
+            cells[cell] = {nodes[j]: float(row[j]) for j in np.flatnonzero(row > 0).tolist()}
+        schedule: dict[str, dict[str, dict[str, Mapping[str, float]]]] = {}
+        for i, node in enumerate(nodes):
+            per_chain: dict[str, dict[str, Mapping[str, float]]] = {}
+            for r, (chain, sf) in enumerate(rows):
+                per_chain.setdefault(chain, {})[sf] = cells[i * len(rows) + r]
+            schedule[node] = per_chain
+        decision = Decision(placement_from_schedule(schedule), schedule, self.name)
+        self.last = (weights.copy(), decision, cells)
+        return decision
 
 
 def load_policy(path: str | Path, context: PolicyContext | None = None) -> CoordinationPolicy:
@@ -93,9 +133,9 @@ def load_policy(path: str | Path, context: PolicyContext | None = None) -> Coord
     run directory: its ``best/``). Card and weights header are checked before any tensor is
     allocated; given a context, so is the network the policy was trained for."""
     directory = policy_directory(path)
-    raw, card = check_policy_files(directory)
+    _, card = check_policy_files(directory)
     if context is not None:
-        check_compatible(raw, context)
+        check_compatible(card, context)
     actor = build_actor(card)
     weights = directory / WEIGHTS_FILE
     try:
@@ -103,7 +143,7 @@ def load_policy(path: str | Path, context: PolicyContext | None = None) -> Coord
     except (SafetensorError, OSError, RuntimeError) as exc:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PolicyFileError(weights, "", f"cannot load the weights: {problem}") from None
-    return CoordinationPolicy(actor, raw, context)
+    return CoordinationPolicy(actor, card, None)  # checked above
 
 
 def build_actor(card: PolicyCard) -> Actor:
@@ -120,12 +160,12 @@ def load_named(
     return load_policy(find_policy(name, root), context)
 
 
-def save_policy(directory: Path, actor: Actor, card: dict[str, Any]) -> None:
+def save_policy(directory: Path, actor: Actor, card: PolicyCard) -> None:
     """Write ``card.json`` and ``actor.safetensors`` into ``directory``; the weights get the
     card's permissions (the safetensors writer would make them private)."""
     directory.mkdir(parents=True, exist_ok=True)
     card_path, weights = directory / CARD_FILE, directory / WEIGHTS_FILE
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    save_card(card, card_path)
     state = {k: v.detach().cpu().contiguous() for k, v in actor.state_dict().items()}
     save_file(state, str(weights))
     match_mode(weights, card_path)

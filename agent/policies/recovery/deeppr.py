@@ -18,14 +18,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 import torch
 
 from agent.model.recovery import RecoveryInstance, total_utility
-from agent.policies.recovery.card import SHIPPED
+from agent.policies.recovery.card import SHIPPED, DeepPRCard
 from agent.policies.recovery.features import GraphArrays, node_features
 from agent.policies.recovery.networks import NodeQNet, PaperQNet, load_network
 
@@ -70,12 +70,12 @@ class DeepPRPolicy:
     def __init__(
         self,
         net: NodeQNet | PaperQNet,
-        card: dict[str, Any] | None = None,
+        card: DeepPRCard | None = None,
         search: Search = "beam",
         beam_width: int = 64,
     ) -> None:
         self.net = net.eval()
-        self.card = card or {}
+        self.card = card
         self.search: Search = search
         self.beam_width = beam_width
         self.name = "deeppr" if search == "beam" else "deeppr-greedy"

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from agent.policies.errors import PolicyFileError
-from agent.policies.recovery.card import CARD, FORMAT, WEIGHTS, check_policy_files
+from agent.policies.recovery.card import (
+    CARD,
+    WEIGHTS,
+    DeepPRCard,
+    check_policy_files,
+    make_card,
+    save_card,
+)
 from agent.policies.recovery.features import NODE_FEATURES
 from agent.policies.tensorfile import match_mode
 
@@ -88,22 +95,30 @@ class PaperQNet(nn.Module):
         return {"architecture": "paper", "n": self.n, "hidden": self.hidden}
 
 
-def save_network(net: NodeQNet | PaperQNet, directory: Path, card: dict[str, Any]) -> None:
-    """Write ``card.json`` and ``model.safetensors`` (architecture + whatever ``card`` says);
-    the weights get the card's permissions (the safetensors writer makes them private)."""
+def save_network(
+    net: NodeQNet | PaperQNet, directory: Path, card: DeepPRCard | Mapping[str, Any]
+) -> None:
+    """Write ``card.json`` and ``model.safetensors``. ``card`` is the network's card, or
+    what its training recorded (a ``DeepPRCard`` is made of it and the network's
+    architecture; ValueError for an unknown or mistyped key, before anything is written).
+    The weights get the card's permissions (the safetensors writer makes them private)."""
+    if not isinstance(card, DeepPRCard):
+        card = make_card(net.config(), card)
+    structure = card.model_dump(include=set(net.config()))
+    if structure != net.config():
+        raise ValueError(f"DeepPR card: describes {structure}, the network is {net.config()}")
     directory.mkdir(parents=True, exist_ok=True)
-    full = {"format": FORMAT, **net.config(), **card}
-    (directory / CARD).write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
+    save_card(card, directory / CARD)
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(tensors, str(directory / WEIGHTS))
     match_mode(directory / WEIGHTS, directory / CARD)
 
 
-def load_network(directory: Path) -> tuple[NodeQNet | PaperQNet, dict[str, Any]]:
+def load_network(directory: Path) -> tuple[NodeQNet | PaperQNet, DeepPRCard]:
     """Read a network saved by ``save_network``; no code is loaded, only tensors and JSON.
     The card and the weights header are checked before any tensor is allocated
     (PolicyFileError, one line)."""
-    raw, card = check_policy_files(directory)
+    card = check_policy_files(directory)
     net: NodeQNet | PaperQNet
     if card.architecture == "paper":
         net = PaperQNet(card.n or 0, card.hidden)
@@ -116,4 +131,4 @@ def load_network(directory: Path) -> tuple[NodeQNet | PaperQNet, dict[str, Any]]
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PolicyFileError(weights, "", f"cannot load the weights: {problem}") from None
     net.eval()
-    return net, raw
+    return net, card
