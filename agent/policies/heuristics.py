@@ -18,8 +18,18 @@ class LoadBalancePolicy:
 
     def __init__(self, context: PolicyContext) -> None:
         self.context = context
+        # the plan depends on nothing but the failed elements: one per failure set
+        self._cache: dict[tuple[frozenset[str], frozenset[frozenset[str]]], Decision] = {}
 
     def predict(self, observation: Observation) -> Decision:
+        key = (observation.down_nodes, observation.down_links)
+        if key not in self._cache:
+            if len(self._cache) >= 64:
+                self._cache.clear()  # failure sets come and go
+            self._cache[key] = self._plan(observation)
+        return self._cache[key]
+
+    def _plan(self, observation: Observation) -> Decision:
         builder = ScheduleBuilder(self.context, observation)
         targets = usable_nodes(self.context, observation)
         for node in builder.nodes:
