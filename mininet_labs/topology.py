@@ -279,6 +279,13 @@ class MininetLab:
         net, self.net = self.net, None
         with contextlib.suppress(Exception):
             net.stop()
+        # Mininet shuts OVS switches down in a batch and never closes their shells' pty
+        # (a file left for the garbage collector): close every node's
+        for node in (*net.hosts, *net.switches, *net.controllers):
+            pty = getattr(node, "stdin", None)
+            if pty is not None and not pty.closed:
+                with contextlib.suppress(OSError):
+                    pty.close()
         # belt and braces: our bridges, by name
         for bridge, _ in self.plan.switches.values():
             subprocess.run(["ovs-vsctl", "--if-exists", "del-br", bridge], capture_output=True)
