@@ -18,18 +18,12 @@ import yaml
 
 from agent.model.errors import InputError
 from agent.model.yamlfile import MAX_YAML_BYTES, YamlDocument, read_text_file
-from agent.model.yamlsafe import (
-    MAX_DEPTH,
-    LimitError,
-    _check_events,
-    _check_tree,
-    _Loader,
-)
+from agent.model.yamlsafe import MAX_DEPTH, LimitError, SafeLoader, parse_yaml
 
 TUPLE_TAG = "tag:yaml.org,2002:python/tuple"
 
 
-class _TupleLoader(_Loader):
+class _TupleLoader(SafeLoader):
     """The safe loader with ``!!python/tuple`` and nothing else added."""
 
 
@@ -46,16 +40,7 @@ _TupleLoader.add_constructor(TUPLE_TAG, _construct_tuple)
 
 def parse_hvc_yaml(text: str) -> tuple[yaml.Node | None, Any]:
     """Node tree and data; raises yaml.YAMLError (LimitError for the limits)."""
-    _check_events(text)
-    loader = _TupleLoader(text)
-    try:
-        root: yaml.Node | None = loader.get_single_node()
-        if root is None:
-            return None, None
-        _check_tree(root)
-        return root, loader.construct_document(root)
-    finally:
-        loader.dispose()
+    return parse_yaml(text, _TupleLoader)
 
 
 def load_hvc_yaml(path: str | Path, what: str) -> YamlDocument:

@@ -39,11 +39,14 @@ class _Loader(_Base):  # type: ignore[misc]
             raise _error(problem, node.start_mark) from None
 
 
-def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+def parse_yaml(
+    text: str, loader_class: type[_Loader] | None = None
+) -> tuple[yaml.Node | None, Any]:
     """The node tree (for line numbers) and the data of a one-document YAML text;
-    raises yaml.YAMLError (LimitError for the limits above)."""
+    raises yaml.YAMLError (LimitError for the limits above). ``loader_class`` is this
+    safe loader or a subclass with a constructor added (see ``SafeLoader``)."""
     _check_events(text)
-    loader = _Loader(text)
+    loader = (loader_class or _Loader)(text)
     try:
         root: yaml.Node | None = loader.get_single_node()
         if root is None:
@@ -52,6 +55,9 @@ def parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
         return root, loader.construct_document(root)
     finally:
         loader.dispose()
+
+
+SafeLoader = _Loader  # the base for an input format that needs one more constructor
 
 
 def _check_events(text: str) -> None:

@@ -95,6 +95,8 @@ class ForkWorker:
         if self.process.stdin is not None:
             self.process.stdin.close()
         self.process.wait(timeout=30)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def __enter__(self) -> ForkWorker:
         return self
