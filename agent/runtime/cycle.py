@@ -17,7 +17,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
@@ -34,9 +33,9 @@ from agent.rules.compiler import CompileContext, RuleCompiler
 from agent.rules.diff import plan_changes
 from agent.rules.intents import Intent
 from agent.runtime.config import AgentConfig, SlicingSettings
-from agent.runtime.histogram import Histogram
 from agent.runtime.overrides import Overrides
 from agent.runtime.planner import Compiled, Plan, choose, plan, visible
+from agent.runtime.records import Counters, CycleRecord
 from agent.runtime.slicing import SlicingEngine, SlicingStep, engine_from_settings
 from agent.southbound.base import Backend, InstallResult, Snapshot
 from agent.southbound.instances import InstanceError, InstanceManager, LoggingInstanceManager
@@ -66,33 +65,6 @@ def _carry(fn: Callable[[], T]) -> Callable[[], T]:
             raise RuntimeError(f"StopIteration escaped: {exc!r}") from None
 
     return call
-
-
-@dataclass
-class CycleRecord:
-    started: float  # unix time
-    policy: str
-    fallback: str | None  # why the fallback decided, if it did
-    changes: int
-    install_ok: bool
-    errors: list[str]
-    latency_ms: dict[str, float]
-
-
-@dataclass
-class Counters:
-    cycles: int = 0
-    fallbacks: int = 0
-    install_errors: int = 0
-    verify_failures: int = 0
-    reconciliations: int = 0
-    config_errors: int = 0
-    cycle_failures: int = 0  # cycles a stage failed (raised or missed its deadline)
-    late_cycles: int = 0  # cycles that started after their tick
-    missed_cycles: int = 0  # ticks skipped because a cycle ran over a whole interval
-    latencies: list[float] = field(default_factory=list)  # decide-to-batch, ms, recent
-    decision_seconds: Histogram = field(default_factory=Histogram)  # decide-to-batch
-    install_seconds: Histogram = field(default_factory=Histogram)  # batches sent
 
 
 class DecisionCycle:

@@ -37,9 +37,10 @@ from agent.runtime.config import (
     read_token,
     state_dir,
 )
-from agent.runtime.cycle import CycleRecord, DecisionCycle, StageFailed
+from agent.runtime.cycle import DecisionCycle, StageFailed
 from agent.runtime.logs import configure
 from agent.runtime.overrides import Overrides
+from agent.runtime.records import CycleRecord
 from agent.runtime.sdnotify import Notifier
 from agent.runtime.slicing import SlicingEngine
 from agent.runtime.view import RunningDaemon

@@ -11,8 +11,9 @@ import pytest
 
 from agent.model.scenario import load_scenario
 from agent.runtime.config import AgentConfig
-from agent.runtime.cycle import CycleRecord, DecisionCycle
+from agent.runtime.cycle import DecisionCycle
 from agent.runtime.milp_planner import BackgroundMilpPolicy
+from agent.runtime.records import CycleRecord
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
 
