@@ -20,9 +20,7 @@ directory gets curves, checkpoints and the policy (``policy/``: ``card.json`` +
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,14 +29,22 @@ from torch import nn
 
 from agent.envs.slicing import SliceSlaveEnv, TargetSampler
 from agent.model.slicing import Array, SlicingProblem, SlicingScenario
-from agent.model.slicing_price import Pricing
 from agent.model.slicing_utility import Layout
 from agent.policies.slicing.admm import AdmmTrace, admm
-from agent.policies.slicing.learned import FORMAT, LearnedSlave, save_slave
+from agent.policies.slicing.learned import LearnedSlave
 from agent.train.replay import ReplayBuffer
-from agent.train.run_log import CurveLog, save_checkpoint
-from agent.train.slicing_nets import SlaveActor, SlaveCritic, numpy_weights
-from agent.train.slicing_probe import SlaveProbe
+from agent.train.slicing_common import (
+    KeepBest,
+    Report,
+    Selected,
+    noise_at,
+    optimizers,
+    pricing_of,
+    save_slave_policy,
+    soft_update,
+    write_config,
+)
+from agent.train.slicing_nets import SlaveActor, SlaveCritic
 
 
 @dataclass
@@ -89,25 +95,6 @@ def admm_targets(uniform: float, jitter: float, guess_steps: int) -> TargetSampl
     return sample
 
 
-@dataclass(frozen=True)
-class Selected:
-    """The kept actor's figures on the evaluation episodes (``agent.train.slicing_probe``)."""
-
-    regret: float
-    ratio: float
-
-
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters(), strict=True):
-            t.mul_(1 - tau).add_(s, alpha=tau)
-
-
-def pricing_of(scenario: SlicingScenario, guess_steps: int) -> Pricing:
-    problem = scenario.problem(0)
-    return Pricing(problem.utility, problem.capacity, guess_steps)
-
-
 def _update(
     nets: tuple[SlaveActor, SlaveCritic, SlaveActor, SlaveCritic],
     opts: tuple[torch.optim.Optimizer, torch.optim.Optimizer],
@@ -141,13 +128,12 @@ def train_slicing_ddpg(
     scenario: SlicingScenario,
     args: SlicingDDPGArgs,
     run: Path | None,
-    report: Callable[[int, float, float], None] | None = None,
+    report: Report | None = None,
 ) -> tuple[SlaveActor, Selected]:
     """Train; returns the actor of least regret and its figures on the evaluation episodes."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    if run is not None:
-        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    keep = KeepBest(scenario, args.seed, args.eval_episodes, args.guess_steps, run, report)
     sampler = admm_targets(args.uniform_targets, args.jitter, args.guess_steps)
     envs = [SliceSlaveEnv(scenario, target_sampler=sampler) for _ in range(args.envs)]
     users, pricing = envs[0].users, pricing_of(scenario, args.guess_steps)
@@ -157,16 +143,10 @@ def train_slicing_ddpg(
         SlaveCritic(args.hidden, users, pricing),
     )
     nets = (actor, critic, copy.deepcopy(actor), copy.deepcopy(critic))
-    opts = (
-        torch.optim.Adam(actor.parameters(), lr=args.actor_lr),
-        torch.optim.Adam(critic.parameters(), lr=args.critic_lr),
-    )
+    opts = optimizers(actor, critic, args.actor_lr, args.critic_lr)
     buffer = ReplayBuffer(args.buffer, obs.shape[1], users, args.seed)
-    log = CurveLog(run)
-    probe = SlaveProbe(scenario, args.eval_episodes, 10_000_000 + args.seed * 1000)
-    best, best_actor, best_ratio = np.inf, copy.deepcopy(actor), 0.0
     for step in range(1, args.steps + 1):
-        sigma = args.sigma + (args.sigma_final - args.sigma) * step / args.steps
+        sigma = noise_at(step, args.steps, args.sigma, args.sigma_final)
         with torch.no_grad():
             actions = actor(torch.from_numpy(obs), noise=sigma).numpy()
         rewards = []
@@ -178,20 +158,10 @@ def train_slicing_ddpg(
         if step > args.warmup:
             _update(nets, opts, buffer, args)
         if step % 50 == 0:
-            log.add({"step": step, "episode_reward": float(np.mean(rewards))})
+            keep.log.add({"step": step, "episode_reward": float(np.mean(rewards))})
         if step % args.eval_every == 0 or step == args.steps:
-            slave = LearnedSlave(numpy_weights(actor), {"guess_steps": args.guess_steps})
-            regret, score = probe.regret(slave), probe.slave_ratio(slave)
-            log.add({"step": step, "slave_regret": regret, "success_ratio": score})
-            if regret < best:
-                best, best_actor, best_ratio = regret, copy.deepcopy(actor), score
-            if run is not None:
-                modules = {"actor": actor, "critic": critic}
-                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
-            if report is not None:
-                report(step, regret, score)
-    log.close()
-    return best_actor, Selected(best, best_ratio)
+            keep.evaluate(step, actor, critic)
+    return keep.result(actor)
 
 
 def save_policy(
@@ -201,24 +171,8 @@ def save_policy(
     args: SlicingDDPGArgs,
     selected: Selected,
 ) -> None:
-    card = {
-        "format": FORMAT,
-        "hidden": args.hidden,
-        "utility": actor.pricing.form.value,
-        "guess_steps": actor.pricing.guess_steps,
-        "scenario": scenario.name,
-        "users": actor.users,
-        "capacity": actor.pricing.capacity,
-        "algorithm": "ddpg",
-        "training": asdict(args),
-        "eval_slave_regret": round(selected.regret, 6),
-        "eval_ratio_to_admm_opt": round(selected.ratio, 6),
-    }
-    save_slave(directory, numpy_weights(actor), card)
+    save_slave_policy(directory, actor, scenario, "ddpg", args, selected)
 
 
 def write_run_config(run: Path, scenario: SlicingScenario, args: SlicingDDPGArgs) -> None:
-    run.mkdir(parents=True, exist_ok=True)
-    (run / "checkpoints").mkdir(exist_ok=True)
-    config = {"scenario": scenario.source, "algorithm": "ddpg", "args": asdict(args)}
-    (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(run, scenario, "ddpg", args)

@@ -18,9 +18,7 @@ regret and ratio to ADMM-OPT are measured and the actor of least regret is kept.
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +28,18 @@ from torch import nn
 from agent.envs.slicing_multi import SlicingMultiEnv
 from agent.model.slicing import SlicingScenario
 from agent.model.slicing_price import CONTEXT
-from agent.policies.slicing.learned import FORMAT, LearnedSlave, save_slave
-from agent.train.run_log import CurveLog, save_checkpoint
-from agent.train.slicing_ddpg import Selected, pricing_of, soft_update
-from agent.train.slicing_nets import SlaveActor, SlaveCritic, mlp, numpy_weights
-from agent.train.slicing_probe import SlaveProbe
+from agent.train.slicing_common import (
+    KeepBest,
+    Report,
+    Selected,
+    noise_at,
+    optimizers,
+    pricing_of,
+    save_slave_policy,
+    soft_update,
+    write_config,
+)
+from agent.train.slicing_nets import SlaveActor, SlaveCritic, mlp
 
 
 @dataclass
@@ -160,13 +165,12 @@ def train_slicing_maddpg(
     scenario: SlicingScenario,
     args: SlicingMADDPGArgs,
     run: Path | None,
-    report: Callable[[int, float, float], None] | None = None,
+    report: Report | None = None,
 ) -> tuple[SlaveActor, Selected]:
     """Train; returns the actor of least regret and its figures on the evaluation episodes."""
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    if run is not None:
-        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+    keep = KeepBest(scenario, args.seed, args.eval_episodes, args.guess_steps, run, report)
     envs = [SlicingMultiEnv(scenario, team_weight=args.team_weight) for _ in range(args.envs)]
     agents, users = envs[0].possible_agents, envs[0].users
     obs = np.stack(
@@ -175,16 +179,10 @@ def train_slicing_maddpg(
     actor = SlaveActor(args.hidden, users, pricing_of(scenario, args.guess_steps))
     critic = CentralCritic(args.hidden, users, actor)
     nets = (actor, critic, copy.deepcopy(actor), copy.deepcopy(critic))
-    opts = (
-        torch.optim.Adam(actor.parameters(), lr=args.actor_lr),
-        torch.optim.Adam(critic.parameters(), lr=args.critic_lr),
-    )
+    opts = optimizers(actor, critic, args.actor_lr, args.critic_lr)
     buffer = JointBuffer(args.buffer, len(agents), obs.shape[2], users, args.seed)
-    log = CurveLog(run)
-    probe = SlaveProbe(scenario, args.eval_episodes, 10_000_000 + args.seed * 1000)
-    best, best_actor, best_ratio = np.inf, copy.deepcopy(actor), 0.0
     for step in range(1, args.steps + 1):
-        sigma = args.sigma + (args.sigma_final - args.sigma) * step / args.steps
+        sigma = noise_at(step, args.steps, args.sigma, args.sigma_final)
         with torch.no_grad():
             actions = _act(actor, torch.from_numpy(obs), sigma).numpy()
         rewards = []
@@ -200,20 +198,10 @@ def train_slicing_maddpg(
         if step > args.warmup:
             _update(nets, opts, buffer, args)
         if step % 50 == 0:
-            log.add({"step": step, "episode_reward": float(np.mean(rewards))})
+            keep.log.add({"step": step, "episode_reward": float(np.mean(rewards))})
         if step % args.eval_every == 0 or step == args.steps:
-            slave = LearnedSlave(numpy_weights(actor), {"guess_steps": args.guess_steps})
-            regret, score = probe.regret(slave), probe.slave_ratio(slave)
-            log.add({"step": step, "slave_regret": regret, "success_ratio": score})
-            if regret < best:
-                best, best_actor, best_ratio = regret, copy.deepcopy(actor), score
-            if run is not None:
-                modules = {"actor": actor, "critic": critic}
-                save_checkpoint(run / "checkpoints" / f"step{step}.pt", modules, step)
-            if report is not None:
-                report(step, regret, score)
-    log.close()
-    return best_actor, Selected(best, best_ratio)
+            keep.evaluate(step, actor, critic)
+    return keep.result(actor)
 
 
 def save_maddpg_policy(
@@ -223,24 +211,8 @@ def save_maddpg_policy(
     args: SlicingMADDPGArgs,
     selected: Selected,
 ) -> None:
-    problem = scenario.problem(0)
-    card = {
-        "format": FORMAT,
-        "hidden": args.hidden,
-        "utility": actor.pricing.form.value,
-        "guess_steps": actor.pricing.guess_steps,
-        "scenario": scenario.name,
-        "users": actor.users,
-        "capacity": problem.capacity,
-        "algorithm": "maddpg",
-        "training": asdict(args),
-        "eval_slave_regret": round(selected.regret, 6),
-        "eval_ratio_to_admm_opt": round(selected.ratio, 6),
-    }
-    save_slave(directory, numpy_weights(actor), card)
+    save_slave_policy(directory, actor, scenario, "maddpg", args, selected)
 
 
 def write_maddpg_config(run: Path, scenario: SlicingScenario, args: SlicingMADDPGArgs) -> None:
-    run.mkdir(parents=True, exist_ok=True)
-    config = {"scenario": scenario.source, "algorithm": "maddpg", "args": asdict(args)}
-    (run / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    write_config(run, scenario, "maddpg", args)
