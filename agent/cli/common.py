@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -20,6 +20,8 @@ from agent.policies.errors import PolicyError
 from agent.sim.schedule import DecisionError
 
 EXIT_INPUT = 2
+
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 def fail(message: str) -> NoReturn:
@@ -91,3 +93,24 @@ def scenario_options(command: Callable[..., object]) -> Callable[..., object]:
     ):
         command = decorator(command)
     return command
+
+
+def format_option(shows: str = "a table or one JSON object") -> Callable[[FC], FC]:
+    """``--format table|json`` (the parameter ``fmt``): what stdout shows."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json"]),
+        default="table",
+        help=f"what stdout shows: {shows}",
+    )
+
+
+def out_option(writes: str) -> Callable[[FC], FC]:
+    """``--out DIR`` (a ``Path``, none by default): ``writes`` says what goes there."""
+    return click.option(
+        "--out",
+        type=click.Path(file_okay=False, path_type=Path),
+        show_default="no files",
+        help=writes,
+    )

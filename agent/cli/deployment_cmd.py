@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from agent.cli.common import fail, input_errors
+from agent.cli.common import fail, format_option, input_errors, out_option
 from agent.model.deployment import DeploymentScenario, load_deployment
 
 ALGORITHMS = click.Choice(["maddpg", "dqn", "ddpg", "pg"])
@@ -84,19 +84,8 @@ def _quiet_stdout() -> Iterator[None]:
     default=60.0,
     help="seconds HiGHS may spend on one offline instance",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    help="what stdout shows",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    show_default="no files",
-    help="write summary.json and acceptance/latency_ms/cost.png here",
-)
+@format_option()
+@out_option("write summary.json and acceptance/latency_ms/cost.png here")
 def eval_deployment(
     scenario: str,
     policies: tuple[str, ...],

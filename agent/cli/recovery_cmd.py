@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from agent.cli.common import fail, input_errors
+from agent.cli.common import fail, format_option, input_errors, out_option
 from agent.model.recovery import GraphFamily, Mode, parse_graphs
 from agent.policies.recovery.base import RecoveryPolicy
 from agent.policies.recovery.card import SHIPPED
@@ -143,19 +143,8 @@ def _plot(path: Path, rows: list[Row], methods: list[str], reference: str, title
 @click.option(
     "--threads", type=click.IntRange(min=1), default=1, help="torch threads for the Q-network"
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    help="what stdout shows: a markdown table or one JSON object",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    show_default="no files",
-    help="write instances.csv, summary.json, recovery.md and ratios.png into this directory",
-)
+@format_option("a markdown table or one JSON object")
+@out_option("write instances.csv, summary.json, recovery.md and ratios.png into this directory")
 def eval_recovery(
     graphs: str,
     instances: int,
@@ -229,13 +218,7 @@ def eval_recovery(
     required=True,
     help="policy directory to write (card.json and model.safetensors)",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    help="what stdout shows: a table or one JSON object",
-)
+@format_option()
 def train_recovery(
     variant: str,
     graphs: str,

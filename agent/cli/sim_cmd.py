@@ -14,7 +14,13 @@ from pathlib import Path
 
 import click
 
-from agent.cli.common import input_errors, resolve_scenario, scenario_options
+from agent.cli.common import (
+    format_option,
+    input_errors,
+    out_option,
+    resolve_scenario,
+    scenario_options,
+)
 from agent.model.scenario import Scenario, ScheduleMode
 from agent.policies.base import Policy, PolicyContext
 from agent.policies.registry import check_policy, known_policies, policy_factory
@@ -59,19 +65,8 @@ class _PolicyOption(click.Option):
     help="how weights pick each flow's destination: coord-sim's weighted round robin, or "
     "a weighted random choice per flow (what a hashing SELECT group does)",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    help="what stdout shows: a table or one JSON object",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    show_default="no files",
-    help="write steps.csv and summary.json into this directory",
-)
+@format_option()
+@out_option("write steps.csv and summary.json into this directory")
 def sim_command(
     scenario: str | None,
     network: str | None,

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from agent.cli.common import fail, input_errors
+from agent.cli.common import fail, format_option, input_errors, out_option
 from agent.model.slicing import SlicingScenario, load_slicing_scenario
 from agent.policies.slicing.methods import METHODS, make_method
 
@@ -50,18 +50,8 @@ def _scenario(name: str) -> SlicingScenario:
 @click.option(
     "--maddpg-policy", type=click.Path(path_type=Path), help="slave policy for maddpg-admm"
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    help="what stdout shows: a markdown table or one JSON object",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="write summary.json, episodes.csv, summary.md and utility.png here",
-)
+@format_option("a markdown table or one JSON object")
+@out_option("write summary.json, episodes.csv, summary.md and utility.png here")
 def eval_slicing(
     scenario: str,
     methods: tuple[str, ...],

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agent.cli.common import fail, input_errors
+from agent.cli.common import fail, format_option, input_errors, out_option
 
 if TYPE_CHECKING:
     from agent.policies.milp.coordinate import Runner
@@ -95,18 +95,8 @@ def _domains(text: str | None) -> tuple[int, ...]:
 @click.option(
     "--ray-address", help="solve the domains as Ray tasks on this cluster (HOST:PORT, or auto)"
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    help="what stdout shows: a table or one JSON object",
-)
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="write decision.json and summary.json into this directory",
-)
+@format_option()
+@out_option("write decision.json and summary.json into this directory")
 def solve_command(
     scenario: Path,
     hierarchy_file: Path | None,
