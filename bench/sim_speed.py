@@ -200,8 +200,10 @@ def training_rate(network: Path, steps: int) -> dict[str, float]:
     """DDPG on ``network`` (DeepCoord's service and Poisson traffic, per-flow weighted
     choice) with the shipped policies' agent configuration less its warm start: the
     reinforcement-learning loop's steps per second (environment, learner and the periodic
-    evaluation episodes, as the policy cards record it), and the environment's own rate
-    under noisy actions (the simulator stepped as training steps it)."""
+    evaluation episodes, as the policy cards record it, in wall time and per CPU second of
+    the loop: the CPU rate does not depend on what else runs on the machine), and the
+    environment's own rate under noisy actions (the simulator stepped as training steps
+    it)."""
     import dataclasses
 
     import numpy as np
@@ -210,6 +212,7 @@ def training_rate(network: Path, steps: int) -> dict[str, float]:
     from agent.train import ddpg
     from agent.train.coordination_common import TrainSettings, make_env
     from agent.train.coordination_config import load_deepcoord_config
+    from agent.train.progress import ProgressEvent
 
     scenario = scenario_from_files(network, SERVICE, TRAFFIC)
     scenario = dataclasses.replace(scenario, schedule_mode=ScheduleMode.RANDOM)
@@ -226,27 +229,44 @@ def training_rate(network: Path, steps: int) -> dict[str, float]:
         if env.step(action.astype(np.float32))[3]:
             env.reset()
     env_rate = 1000 / (time.process_time() - started)
+    loop: dict[str, float] = {}
+
+    def phases(event: ProgressEvent) -> None:  # CPU time at the RL loop's start and end
+        if event.phase == "train":
+            loop["end" if event.finished else "start"] = time.process_time()
+            loop.setdefault("first", loop["start"])
+
     started = time.process_time()
-    result = ddpg.train(TrainSettings(scenario, config, steps, seed=0))
+    result = ddpg.train(TrainSettings(scenario, config, steps, seed=0, progress=phases))
     cpu = time.process_time() - started
-    return {"steps_per_s": result.steps_per_s, "cpu_s": cpu, "env_steps_per_s": env_rate}
+    loop_cpu = loop["end"] - loop["first"]
+    return {
+        "steps_per_s": result.steps_per_s,
+        "steps_per_cpu_s": steps / loop_cpu,
+        "cpu_s": cpu,
+        "env_steps_per_s": env_rate,
+        "best": result.best_success,
+    }
 
 
 def training_report(networks: list[Path], steps: int) -> str:
     lines = [
         f"DDPG, {steps} steps (agent-ddpg-switch.yaml without its warm start), one torch "
-        "thread; steps/s of the RL loop as the policy cards record it; environment alone "
-        "under noisy actions (CPU time).",
+        "thread; steps/s of the RL loop as the policy cards record it (wall) and per CPU "
+        "second of the loop; the whole run's CPU; environment alone under noisy actions "
+        "(CPU time); the best evaluation's success ratio.",
         "",
-        "| network | nodes | RL loop steps/s | CPU (s) | environment steps/s (CPU) |",
-        "|---|---|---|---|---|",
+        "| network | nodes | RL loop steps/s (wall) | RL loop steps/s (CPU) | run CPU (s) "
+        "| environment steps/s (CPU) | best |",
+        "|---|---|---|---|---|---|---|",
     ]
     for network in networks:
         rate = training_rate(network, steps)
         nodes = network.read_text(errors="replace").count("<node ")
         lines.append(
-            f"| {network.stem} | {nodes} | {rate['steps_per_s']:,.1f} | {rate['cpu_s']:.1f} "
-            f"| {rate['env_steps_per_s']:,.0f} |"
+            f"| {network.stem} | {nodes} | {rate['steps_per_s']:,.1f} "
+            f"| {rate['steps_per_cpu_s']:,.1f} | {rate['cpu_s']:.1f} "
+            f"| {rate['env_steps_per_s']:,.0f} | {rate['best']:.4f} |"
         )
         print(lines[-1], flush=True)
     return "\n".join(lines) + "\n"

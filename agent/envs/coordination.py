@@ -38,6 +38,7 @@ it).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -183,7 +184,10 @@ class CoordinationEnv(gym.Env[Obs, Act]):
         builds only when ``info["decision"]`` is read)."""
         weights = self.weights(action)
         result = self.sim.step_weights(weights, self.layout.rows)
-        hosts = int(np.count_nonzero((weights > 0).any(axis=(0, 1))))
+
+        def hosts() -> int:
+            return int(np.count_nonzero((weights > 0).any(axis=(0, 1))))
+
         info = StepInfo(result.metrics, weights, self.layout)
         return self._outcome(result.observation, self._reward(result.metrics, hosts), info)
 
@@ -201,24 +205,29 @@ class CoordinationEnv(gym.Env[Obs, Act]):
         return observation_vector(self.layout, observation), reward, False, truncated, info
 
     def reward(self, metrics: StepMetrics, decision: Decision) -> float:
-        hosts = sum(1 for n in decision.placement if n in self.layout.nodes)
+        def hosts() -> int:
+            return sum(1 for n in decision.placement if n in self.layout.nodes)
+
         return self._reward(metrics, hosts)
 
-    def _reward(self, metrics: StepMetrics, hosts: int) -> float:
-        """The objective's reward; ``hosts``: nodes that host an SF (``weighted``)."""
+    def _reward(self, metrics: StepMetrics, hosts: Callable[[], int]) -> float:
+        """The objective's reward; ``hosts`` counts the nodes that host an SF (only
+        ``weighted`` asks)."""
         cfg = self.reward_config
         flow = _flow_reward(metrics)
-        delay = self._delay_reward(metrics)
         if cfg.objective in ("flow", "only-flow"):
             return flow
         if cfg.objective == "delay":
-            return delay
+            return self._delay_reward(metrics)
         if cfg.objective == "prio-flow":
-            return flow if metrics.success_ratio < cfg.target_success else flow + delay
+            if metrics.success_ratio < cfg.target_success:
+                return flow
+            return flow + self._delay_reward(metrics)
         if cfg.objective in ("soft-deadline", "soft-deadline-exp"):
             exp = cfg.objective.endswith("exp")
             return _deadline_reward(metrics, cfg.soft_deadline, cfg.dropoff if exp else 0.0)
-        nodes = 1.0 - 2.0 * min(hosts / self.n_hosts, 1.0)
+        nodes = 1.0 - 2.0 * min(hosts() / self.n_hosts, 1.0)
+        delay = self._delay_reward(metrics)
         return cfg.flow_weight * flow + cfg.delay_weight * delay + cfg.node_weight * nodes
 
     def _delay_reward(self, metrics: StepMetrics) -> float:

@@ -98,6 +98,13 @@ class ArrivalProcess:
         fixed_size, fixed_arrival = cfg.deterministic_size, cfg.deterministic_arrival
         time, rate, size = self.next_time[node], cfg.flow_dr_mean, shape
         uniform, lambd = rng.random, (1.0 / mean if not fixed_arrival else 0.0)
+        if not stdev and fixed_size and rate > 0 and size >= 0 and not fixed_arrival:
+            # every flow alike, Poisson arrivals (DeepCoord's): one draw per flow
+            while time is not None and time <= until:
+                append((time, rate, size))
+                time += -math.log(1.0 - uniform()) / lambd
+            self.next_time[node] = time
+            return
         while time is not None and time <= until:
             while True:
                 if stdev:
@@ -133,6 +140,10 @@ class ArrivalProcess:
     @property
     def pending_rate(self) -> float:
         """Total rate of the flows drawn that have not arrived yet."""
+        rate = self.config.flow_dr_mean
+        if not self.config.flow_dr_stdev and float(rate).is_integer():
+            # every flow has this rate, a whole number: the sum below, exactly, at once
+            return sum(map(len, self.queues.values())) * float(rate)
         return sum(rate for queue in self.queues.values() for _, rate, _ in queue)
 
     def head(self, node: str) -> float | None:

@@ -11,6 +11,7 @@ see :mod:`agent.sim.engine`.
 from __future__ import annotations
 
 import heapq
+import math
 import random
 from bisect import insort
 from collections import deque
@@ -33,8 +34,10 @@ _CONTROL_FIRST = 1 << 60
 # drop reasons by index into REASONS
 NODE_CAP, LINK_CAP, TTL, DECISION, FAILURE = (REASONS.index(r.value) for r in DropReason)
 
-# A route: hops (next node, link, link delay) and the path delay; keyed src * n + dst.
-Route = tuple[tuple[tuple[int, int, float], ...], float]
+# A route, keyed src * n + dst: hops (next node, link, link delay), the path delay, the
+# link delays alone and the capacitated links (link, delay).
+Hops = tuple[tuple[int, int, float], ...]
+Route = tuple[Hops, float, tuple[float, ...], tuple[tuple[int, float], ...]]
 Routes = dict[int, Route]
 
 
@@ -48,7 +51,9 @@ class FlowCore:
     n_sfs: int
     pd_mean: list[float]
     pd_stdev: list[float]
+    fixed_delay: list[float | None]  # the processing delay where it is not drawn
     startup: list[float]
+    has_startup: bool
     resource: list[Callable[[float], float]] | None
     egress: list[int]
     ttl_choices: list[float]
@@ -68,7 +73,12 @@ class FlowCore:
     lingering_sorted: bool  # every flow lingers equally long: append keeps the order
     queues: list[deque[tuple[float, float, float]]]  # arrivals drawn ahead, by node index
     plain_flows: bool  # one chain, no egress nodes, one TTL
-    link_log: list[tuple[int, float, float, float]]  # booked holdings: link, start, end, rate
+    # booked paths: hops, start, end (about: the last link's), rate, duration
+    link_log: list[tuple[Hops, float, float, float, float]]
+    # rate and rate x duration booked this step per route (by key), for links' rate_time
+    booked_routes: list[int]
+    booked_rate: list[float]
+    booked_rate_duration: list[float]
     arrivals: ArrivalProcess
     nodes: list[NodeState]
     links: list[LinkState]
@@ -82,6 +92,7 @@ class FlowCore:
     n_nodes: int
     metrics: StepMetrics
     events: list[tuple[float, int, int, object]]
+    step_arrivals: list[tuple[float, float, int]]  # this step's: (time, order, node), in order
     now: float
     flow_count: int
     successful: int
@@ -97,11 +108,24 @@ class FlowCore:
         heapq.heappush(self.events, (time, next(self._seq) - _CONTROL_FIRST, kind, payload))
 
     def _run_until(self, end: float) -> None:
+        """Run every event before ``end``: the queued ones and this step's arrivals,
+        merged in (time, order) as if the arrivals were queued too."""
         events, pop, push, seq = self.events, heapq.heappop, heapq.heappush, self._seq
         nodes, advance, enter, process = self.nodes, self._advance, self._enter_links, self._process
         failures = not self.merge_paths  # only scenarios with failures take nodes down
-        while events and events[0][0] < end:
-            time, _, kind, payload = pop(events)
+        arrivals, stop = self.step_arrivals, (end, -math.inf, -1)  # after all before end
+        arrivals.append(stop)
+        next_arrival = iter(arrivals).__next__
+        arrival = next_arrival()
+        while True:
+            if not events or arrival < events[0]:
+                if arrival is stop:
+                    break
+                self.now = time = arrival[0]
+                self._on_arrival(arrival[2], time)
+                arrival = next_arrival()
+                continue
+            time, _, kind, payload = pop(events)  # before ``arrival``, so before ``end``
             if kind == HOP:
                 flow: Flow = payload  # type: ignore[assignment]
                 hops = flow.hops
@@ -131,32 +155,33 @@ class FlowCore:
                 if flow.pos == len(flow.sfs):
                     flow.to_egress = True
                 advance(flow, time)
-            elif kind == ARRIVAL:
-                self.now = time
-                self._on_arrival(payload, time)  # type: ignore[arg-type]
             else:
                 self.now = time
                 self._on_control(payload, time)
+        self.step_arrivals = []
         self.now = end
 
     def _on_control(self, payload: object, time: float) -> None:
         raise NotImplementedError
 
     def _fill_arrivals(self, start: float, end: float) -> None:
-        """Draw arrivals up to ``end`` plus the look-ahead that merging needs, and decide
-        for the whole step whether links can fill (see ``_links_cannot_fill``)."""
-        for name in self.arrivals.fill(end + self.lookahead):
-            head = self.arrivals.head(name)
-            assert head is not None
-            node = self.node_index[name]
-            heapq.heappush(self.events, (head, node - self.n_nodes, ARRIVAL, node))
+        """Draw arrivals up to ``end`` plus the look-ahead that merging needs, list this
+        step's in the order they enter (time, then ingress), and decide for the whole
+        step whether links can fill (see ``_links_cannot_fill``)."""
+        self.arrivals.fill(end + self.lookahead)
+        step: list[tuple[float, float, int]] = []
+        n = self.n_nodes
+        for node, queue in enumerate(self.queues):
+            for arrival in queue:
+                if arrival[0] >= end:
+                    break
+                step.append((arrival[0], node - n, node))
+        step.sort()
+        self.step_arrivals = step
         self.links_safe = self._links_cannot_fill(start)
 
     def _on_arrival(self, node: int, time: float) -> None:
-        queue = self.queues[node]
-        _, rate, size = queue.popleft()
-        if queue:
-            heapq.heappush(self.events, (queue[0][0], node - self.n_nodes, ARRIVAL, node))
+        _, rate, size = self.queues[node].popleft()
         if self.plain_flows:  # one chain, no egress nodes, one TTL: nothing to draw
             chain, egress, ttl = 0, -1, self.ttl_choices[0]
         else:
@@ -221,7 +246,7 @@ class FlowCore:
         if route is None or self.nodes[target].down:
             self._drop(flow, FAILURE)
             return
-        flow.hops, flow.path_delay = route
+        flow.hops, flow.path_delay = route[0], route[1]
         if flow.ttl - flow.path_delay <= 0:
             flow.ttl = 0
             self._drop(flow, LINK_CAP)
@@ -250,36 +275,52 @@ class FlowCore:
         potential = self.alive_rate + self.arrivals.pending_rate
         return potential * self.paths_per_flow <= self.min_link_cap
 
-    def _book_path(self, flow: Flow, time: float, start: float | None = None) -> None:
-        """Hold every link of the path now, each from the time the flow will enter it
-        (the path starts at ``start``, default now), and jump to the end of the path:
-        one event instead of one per hop."""
-        start = time if start is None else start
-        rate, duration = flow.rate, flow.duration
-        links, log = self.links, self.link_log
-        for _, link_i, delay in flow.hops:
+    def _book_path(self, flow: Flow, start: float) -> None:
+        """Hold every link of the path, each from the time the flow will enter it (the
+        path starts at ``start``), and jump to the end of the path: one event instead
+        of one per hop. The holdings are logged by path (see ``_flush_link_log``)."""
+        rate, duration, hops = flow.rate, flow.duration, flow.hops
+        links, begin = self.links, start
+        for _, link_i, delay in hops:
             link = links[link_i]
             if link.cap is not None:
-                hold = delay + duration
-                link.rate_time += rate * hold
-                log.append((link_i, start, start + hold, rate))
+                link.rate_time += rate * (delay + duration)
             start += delay
-        flow.hop_i = len(flow.hops) - 1
+        if self.track_potential:  # capacitated links: log the holdings
+            self.link_log.append((hops, begin, start + duration, rate, duration))
+        flow.hop_i = len(hops) - 1
         heapq.heappush(self.events, (start, flow.id * 4 + HOP, HOP, flow))
+
+    def _settle_bookings(self) -> None:
+        """Add the step's bookings summed by route (``run_plain_step``) to the links'
+        rate x time: per link, the sum over flows of rate x (delay + duration)."""
+        links, paths = self.links, self.paths
+        rates, rate_durations = self.booked_rate, self.booked_rate_duration
+        for key in self.booked_routes:
+            rate, rate_duration = rates[key], rate_durations[key]
+            for link_i, delay in paths[key][3]:
+                links[link_i].rate_time += rate * delay + rate_duration
+            rates[key] = rate_durations[key] = 0.0
+        self.booked_routes = []
 
     def _flush_link_log(self, time: float) -> None:
         """Enter booked holdings into the links' exact accounting. Booking only logs
-        them: while no link can fill nobody needs exact link usage, and that saves two
-        heap operations per hop."""
+        them, one entry per path: while no link can fill nobody needs exact link
+        usage, and that saves two heap operations per hop. Each link is held from
+        entering it until ``duration`` after leaving it, as ``_enter_links`` holds it."""
         links = self.links
-        for link_i, start, end, rate in self.link_log:
-            if end > time:
+        for hops, start, _, rate, duration in self.link_log:
+            for _, link_i, delay in hops:
                 link = links[link_i]
-                link.used += rate
-                heapq.heappush(link.releases, (end, rate))
-                if start > time:
-                    link.future_rate += rate
-                    heapq.heappush(link.future, (start, rate))
+                if link.cap is not None:
+                    end = start + (delay + duration)
+                    if end > time:
+                        link.used += rate
+                        heapq.heappush(link.releases, (end, rate))
+                        if start > time:
+                            link.future_rate += rate
+                            heapq.heappush(link.future, (start, rate))
+                start += delay
         self.link_log = []
 
     def _enter_links(self, flow: Flow, time: float) -> None:
@@ -328,40 +369,52 @@ class FlowCore:
         if sf not in node.placed:
             self._drop(flow, NODE_CAP)
             return
-        stdev = self.pd_stdev[sf]
-        delay = self.pd_mean[sf] if stdev == 0 else abs(self.rng.gauss(self.pd_mean[sf], stdev))
-        if flow.ttl - delay <= 0:
+        delay = self.fixed_delay[sf]
+        if delay is None:
+            delay = abs(self.rng.gauss(self.pd_mean[sf], self.pd_stdev[sf]))
+        ttl = flow.ttl - delay
+        if ttl <= 0:
             flow.ttl = 0
             self._drop(flow, NODE_CAP)
             return
         flow.delay += delay
-        flow.ttl -= delay
-        if node.releases and node.releases[0][0] <= time:
+        flow.ttl = ttl
+        releases = node.releases
+        if releases and releases[0][0] <= time:
             node.release_until(time)
-        instance = node.instances[sf]
         rate = flow.rate
         demand = node.load + rate if self.resource is None else self._demand(node, sf, rate)
         if demand > node.cap:
             self._drop(flow, NODE_CAP)
             return
-        instance[0] += rate
+        node.instances[sf][0] += rate
         node.load += rate
         if demand > node.max_usage:
             node.max_usage = demand
-        wait = instance[1] + self.startup[sf] - time
+        if self.has_startup:
+            delay = self._wait_for_startup(flow, node, time, delay)
+            if delay < 0:
+                return
+        done = time + delay
+        if not (self.merge_paths and done < self.step_end and self._depart_early(flow, time, done)):
+            flow.epoch = node.epoch
+            heapq.heappush(self.events, (done, flow.id * 4 + PROCESSED, PROCESSED, flow))
+
+    def _wait_for_startup(self, flow: Flow, node: NodeState, time: float, delay: float) -> float:
+        """Processing delay plus the wait for the instance to finish starting; -1 if the
+        flow runs out of TTL waiting (dropped here)."""
+        sf, rate = flow.sf, flow.rate
+        wait = node.instances[sf][1] + self.startup[sf] - time
         if wait > 0:
             if flow.ttl - wait <= 0:
                 flow.ttl = 0
                 self._drop(flow, NODE_CAP)  # coord-sim keeps the load here (a leak); we do not
                 heapq.heappush(node.releases, (time, next(self._seq), sf, rate))
-                return
+                return -1.0
             flow.delay += wait
             flow.ttl -= wait
             delay += wait
-        done = time + delay
-        if not (self.merge_paths and done < self.step_end and self._depart_early(flow, time, done)):
-            flow.epoch = node.epoch
-            heapq.heappush(self.events, (done, flow.id * 4 + PROCESSED, PROCESSED, flow))
+        return delay
 
     def _depart_early(self, flow: Flow, time: float, done: float) -> bool:
         """At the start of processing, settle what happens when it ends, where nothing
@@ -402,8 +455,8 @@ class FlowCore:
         if route is None:
             self._succeed(flow)
         else:
-            flow.hops, flow.path_delay = route
-            self._book_path(flow, time, start=done)
+            flow.hops, flow.path_delay = route[0], route[1]
+            self._book_path(flow, done)
         return True
 
     def _demand(self, node: NodeState, sf: int, rate: float) -> float:

@@ -27,6 +27,7 @@ from agent.model.traffic import TraceRow
 from agent.model.types import Decision, Observation
 from agent.sim.arrivals import ArrivalProcess, trace_times
 from agent.sim.core import CONTROL, FlowCore, Route, Routes
+from agent.sim.fastpath import plain_case, run_plain_step
 from agent.sim.flows import LinkState, NodeState
 from agent.sim.metrics import REASONS, StepMetrics, Totals
 from agent.sim.observe import ObservationRecorder
@@ -68,6 +69,9 @@ class Simulator(FlowCore):
         functions = [services.functions[name] for name in self.sf_names]
         self.pd_mean = [f.processing_delay_mean for f in functions]
         self.pd_stdev = [f.processing_delay_stdev for f in functions]
+        self.fixed_delay = [
+            m if s == 0 else None for m, s in zip(self.pd_mean, self.pd_stdev, strict=True)
+        ]
         self.startup = [f.startup_delay for f in functions]
         self.has_startup = any(self.startup)
         identity = all(f.resource.is_identity for f in functions)
@@ -89,6 +93,7 @@ class Simulator(FlowCore):
         # failures change paths under flows on their way: keep hop-by-hop events then
         self.merge_paths = not scenario.failures and not hop_by_hop
         self.track_potential = self.merge_paths and bool(caps)
+        self.plain = plain_case(self)  # steps run by ``run_plain_step`` where links are safe
         self.base_seed = scenario.seed if seed is None else seed
         self.episode = 0
         self._paths_cache: dict[tuple[frozenset[str], frozenset[frozenset[str]]], Routes] = {}
@@ -111,6 +116,7 @@ class Simulator(FlowCore):
         net = self.scenario.network
         self.nodes = [NodeState(node.cap) for node in net.nodes]
         self.links = [LinkState(link.cap) for link in net.links]
+        self._down: tuple[frozenset[str], frozenset[frozenset[str]]] = (frozenset(), frozenset())
         traffic = self.scenario.traffic
         self.arrivals = ArrivalProcess(
             traffic.config, net.ingress, traffic.trace, self.seed, self.run_duration
@@ -125,6 +131,9 @@ class Simulator(FlowCore):
             and not config.flow_dr_stdev
         )
         self.link_log = []
+        self.booked_routes = []
+        self.booked_rate = [0.0] * self.n_nodes**2
+        self.booked_rate_duration = [0.0] * self.n_nodes**2
         self._start_events()
         self.now = 0.0
         self.step_index = 0
@@ -184,12 +193,19 @@ class Simulator(FlowCore):
         end = (self.step_index + 1) * self.run_duration
         self.step_end = end
         self._fill_arrivals(self.now, end)
-        self._run_until(end)
+        if self.links_safe and self.plain:
+            run_plain_step(self, end)
+        else:
+            self._run_until(end)
         for node in self.nodes:
-            node.release_until(end)
+            if node.releases and node.releases[0][0] <= end:
+                node.release_until(end)
         for link in self.links:
-            link.release_until(end)
-        self.link_log = [entry for entry in self.link_log if entry[2] > end]
+            if link.releases or link.future:  # only after flushes (see _flush_link_log)
+                link.release_until(end)
+        # a path whose last link is released by now is done (1 ms spares the rounding:
+        # flushing looks at each link's own end again)
+        self.link_log = [entry for entry in self.link_log if entry[2] > end - 1.0]
         metrics = self._close_step()
         self.step_index += 1
         self.observation = self.recorder.observe()
@@ -253,11 +269,13 @@ class Simulator(FlowCore):
         if not repeated:
             self._counting = [entry for entry in table.values() if entry.single < 0]
         self._placed = placed
+        now, resource = self.now, self.resource
         for i, state in enumerate(self.nodes):
-            state.release_until(self.now)
+            if state.releases and state.releases[0][0] <= now:
+                state.release_until(now)
             if restart:
-                state.place(placed.get(i, frozenset()), self.now)
-            state.max_usage = state.usage(self.resource)
+                state.place(placed.get(i, frozenset()), now)
+            state.max_usage = state.load if resource is None else state.usage(resource)
         for link in self.links:
             link.rate_time = 0.0
         self.schedule = table
@@ -302,23 +320,26 @@ class Simulator(FlowCore):
                 node.place(node.placed, time)
         if failure.link is not None:
             self.links[self.link_index[failure.link]].down = down
+        self._down = self._find_down()
         self.paths = self._compute_paths()
 
     @property
     def down_nodes(self) -> frozenset[str]:
-        return frozenset(self.node_ids[i] for i, node in enumerate(self.nodes) if node.down)
+        return self._down[0]
 
     @property
     def down_links(self) -> frozenset[frozenset[str]]:
+        return self._down[1]
+
+    def _find_down(self) -> tuple[frozenset[str], frozenset[frozenset[str]]]:
         links = self.scenario.network.links
-        return frozenset(links[i].key for i, link in enumerate(self.links) if link.down)
+        return (
+            frozenset(self.node_ids[i] for i, node in enumerate(self.nodes) if node.down),
+            frozenset(links[i].key for i, link in enumerate(self.links) if link.down),
+        )
 
     def _compute_paths(self) -> Routes:
-        key = (
-            (self.down_nodes, self.down_links)
-            if hasattr(self, "nodes")
-            else (frozenset(), frozenset())
-        )
+        key = self._down
         cached = self._paths_cache.get(key)
         if cached is None:
             paths = self.scenario.network.shortest_paths(self.scenario.routing, *key)
@@ -332,26 +353,32 @@ class Simulator(FlowCore):
         return self.node_index[src] * len(self.node_ids) + self.node_index[dst]
 
     def _hops(self, path: RoutePath) -> Route:
-        hops = []
+        hops: list[tuple[int, int, float]] = []
         for a, b in zip(path.nodes, path.nodes[1:], strict=False):
             link = self.scenario.network.links[self.link_index[frozenset((a, b))]]
             hops.append((self.node_index[b], self.link_index[link.key], link.delay))
-        return tuple(hops), path.delay
+        delays = tuple(delay for _, _, delay in hops)
+        caps = self.scenario.network.links
+        capped = tuple((i, delay) for _, i, delay in hops if caps[i].cap is not None)
+        return tuple(hops), path.delay, delays, capped
 
     def _close_step(self) -> StepMetrics:
+        if self.booked_routes:
+            self._settle_bookings()
         metrics = self.metrics
         metrics.generated = sum(self.arrived)
         metrics.successful = len(self.step_delays)
         metrics.delays = self.step_delays
-        n = self.n_nodes
+        n, drops, by_node = self.n_nodes, metrics.drops, metrics.drops_by_node
         for r, reason in enumerate(REASONS):
             counts = self.drop_counts[r * n : (r + 1) * n]
-            metrics.drops[reason] = sum(counts)
-            for i, count in enumerate(counts):
-                if count:
-                    name = self.node_ids[i]
-                    metrics.drops_by_node[name] = metrics.drops_by_node.get(name, 0) + count
-        metrics.dropped = sum(metrics.drops.values())
+            drops[reason] = total = sum(counts)
+            if total:
+                for i, count in enumerate(counts):
+                    if count:
+                        name = self.node_ids[i]
+                        by_node[name] = by_node.get(name, 0) + count
+        metrics.dropped = sum(drops.values())
         self.generated += metrics.generated
         self.successful += metrics.successful
         self.dropped += metrics.dropped

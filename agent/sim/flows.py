@@ -11,7 +11,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 
-_EPS = 1e-9
+EPS = 1e-9  # loads below this are zero
 
 
 class Flow:
@@ -76,13 +76,13 @@ class NodeState:
             _, _, sf, rate = heapq.heappop(releases)
             instance = self.instances[sf]
             load = instance[0] - rate
-            if load < _EPS:
+            if load < EPS:
                 load = 0.0
                 if sf not in self.placed:
                     del self.instances[sf]
             instance[0] = load
             self.load -= rate
-        if self.load < _EPS:
+        if self.load < EPS:
             self.load = 0.0
 
     def usage(self, resource: list[Callable[[float], float]] | None) -> float:
@@ -131,7 +131,7 @@ class LinkState:
             self.used -= heapq.heappop(releases)[1]
         while future and future[0][0] <= now:
             self.future_rate -= heapq.heappop(future)[1]
-        if self.used < _EPS:
+        if self.used < EPS:
             self.used = 0.0
-        if self.future_rate < _EPS:
+        if self.future_rate < EPS:
             self.future_rate = 0.0

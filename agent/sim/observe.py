@@ -55,13 +55,18 @@ class ObservationRecorder:
         fresh = self.history[0] if len(self.history) > self.delay_steps else None
         down = sim.down_nodes
         if fresh is not None:
-            for node in self.reporting:
-                if node in down:
-                    continue
-                if self.probability >= 1.0 or self.rng.random() < self.probability:
-                    self.last_seen[node] = fresh
+            if self.probability >= 1.0 and not down:
+                self.last_seen.update(dict.fromkeys(self.reporting, fresh))
+            else:
+                for node in self.reporting:
+                    if node in down:
+                        continue
+                    if self.probability >= 1.0 or self.rng.random() < self.probability:
+                        self.last_seen[node] = fresh
         reports = LazyReports(sim, dict(self.last_seen), sim.now)
-        missing = tuple(node for node in sim.node_ids if node not in self.last_seen)
+        missing: tuple[str, ...] = ()
+        if len(self.last_seen) < len(sim.node_ids):  # else every node has reported
+            missing = tuple(node for node in sim.node_ids if node not in self.last_seen)
         return Observation(
             time=sim.now,
             step=sim.step_index,
@@ -77,7 +82,10 @@ class ObservationRecorder:
         return _Snapshot(
             measured_at=sim.now,
             caps=[node.cap for node in sim.nodes],
-            loads=[node.usage(sim.resource) for node in sim.nodes],
+            loads=[
+                node.load if sim.resource is None else node.usage(sim.resource)
+                for node in sim.nodes
+            ],
             max_loads=[node.max_usage for node in sim.nodes],
             arrived=list(sim.arrived),
             requested=list(sim.requested),
@@ -93,7 +101,8 @@ class LazyReports(Mapping[str, NodeReport]):
         self._sources = sources
         self._now = now
         self._built: dict[str, NodeReport] = {}
-        self._order = [n for n in sim.node_ids if n in sources]
+        everyone = len(sources) == len(sim.node_ids)
+        self._order = sim.node_ids if everyone else [n for n in sim.node_ids if n in sources]
 
     def ingress_and_load(self, node: str) -> tuple[float, float, float] | None:
         """(ingress traffic, load, capacity) of ``node``'s report, as its NodeReport

@@ -158,6 +158,8 @@ class ScheduleCompiler:
         self.chain_sfs = chain_sfs
         self.n_chains, self.n_sfs = len(chain_index), len(sf_index)
         self.rows: dict[int, tuple[Mapping[str, float], ScheduleEntry]] = {}
+        # per node: a copy of its rows as last compiled, and their (key, entry) pairs
+        self.node_rows: dict[str, tuple[object, list[tuple[int, ScheduleEntry]]]] = {}
         self.array_rows: dict[int, ScheduleEntry] = {}
         self._row_index: dict[tuple[int, ...], dict[int, tuple[int, int]]] = {}
         self.sequences: Sequences = {}
@@ -166,13 +168,27 @@ class ScheduleCompiler:
         """Flatten to ``{key: entry}``; unknown names raise DecisionError."""
         table: dict[int, ScheduleEntry] = {}
         rows, n_chains, n_sfs = self.rows, self.n_chains, self.n_sfs
+        node_index, chain_index, sf_index = self.node_index, self.chain_index, self.sf_index
         for node, per_chain in schedule.items():
-            node_i = lookup(self.node_index, node, "node")
+            seen = self.node_rows.get(node)
+            if seen is not None and seen[0] == per_chain:  # the node's rows, all unchanged
+                for key, entry in seen[1]:
+                    entry.sent = 0
+                    table[key] = entry
+                continue
+            first = len(table)
+            node_i = node_index.get(node)
+            if node_i is None:
+                node_i = lookup(node_index, node, "node")
             for chain, per_sf in per_chain.items():
-                chain_i = lookup(self.chain_index, chain, "chain")
+                chain_i = chain_index.get(chain)
+                if chain_i is None:
+                    chain_i = lookup(chain_index, chain, "chain")
                 base = (node_i * n_chains + chain_i) * n_sfs
                 for sf, weights in per_sf.items():
-                    sf_i = lookup(self.sf_index, sf, "service function")
+                    sf_i = sf_index.get(sf)
+                    if sf_i is None:
+                        sf_i = lookup(sf_index, sf, "service function")
                     key = base + sf_i
                     known = rows.get(key)
                     if known is not None and known[0] == weights:
@@ -184,6 +200,10 @@ class ScheduleCompiler:
                         entry = self._entry(weights, (node, chain, sf))
                         rows[key] = (dict(weights), entry)
                     table[key] = entry
+            copied = {
+                chain: {sf: dict(w) for sf, w in per.items()} for chain, per in per_chain.items()
+            }
+            self.node_rows[node] = (copied, list(table.items())[first:])
         return table
 
     def _entry(self, weights: Mapping[str, float], where: tuple[str, str, str]) -> ScheduleEntry:

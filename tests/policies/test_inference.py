@@ -3,15 +3,21 @@ softmax the actor uses, agree with torch's."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from agent.envs.coordination import layout_of
 from agent.model.deepcoord import postprocess
 from agent.policies.coordination import load_named
+from agent.policies.coordination.decisions import postprocess_rows
 from agent.policies.coordination.network import Actor, ActorArrays, row_softmax
-from agent.policies.coordination.policy import RowDecisions
+from agent.policies.coordination.policy import SHIPPED, RowDecisions
 from agent.sim.engine import Simulator
 from agent.train.rollout import policy_context
 from tests.envs.test_coordination import abilene
@@ -77,3 +83,46 @@ def test_decisions_rebuilt_row_by_row_equal_the_layouts() -> None:
         expected = layout.decision(weights, "x")
         assert previous == expected
         assert list(previous.placement) == list(expected.placement)
+
+
+def test_loading_and_running_a_shipped_policy_imports_no_torch() -> None:
+    code = (
+        "import sys\n"
+        "from agent.policies.coordination import load_named\n"
+        "from agent.sim.engine import Simulator\n"
+        "from agent.train.rollout import policy_context\n"
+        "from tests.envs.test_coordination import abilene\n"
+        "scenario = abilene(3)\n"
+        "policy = load_named('abilene-in3-rand-cap0-2', policy_context(scenario, 0))\n"
+        "sim = Simulator(scenario, seed=1)\n"
+        "for _ in range(5):\n"
+        "    sim.step(policy.predict(sim.observation))\n"
+        "print('torch' in sys.modules)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_the_torch_actor_has_the_files_weights() -> None:
+    policy = load_named("abilene-in3-rand-cap0-2")
+    stored = load_file(str(SHIPPED / "abilene-in3-rand-cap0-2" / "actor.safetensors"))
+    state = policy.actor.state_dict()
+    assert set(state) == set(stored)
+    for name, tensor in stored.items():
+        assert torch.equal(state[name], tensor), name
+    assert policy.actor is policy.actor  # built once
+
+
+@pytest.mark.parametrize("threshold", [0.0, 0.1, 0.3])
+def test_postprocessing_softmax_rows_is_deepcoords(threshold: float) -> None:
+    rng = np.random.default_rng(7)
+    for k in range(200):
+        raw = rng.random((11, 3, 11)) ** rng.integers(1, 40)  # from flat to peaked rows
+        if k % 5 == 0:
+            raw[rng.integers(0, 11), rng.integers(0, 3)] = 0.0  # a row without weight
+        if k % 7 == 0:
+            raw[0, 0] = 1.0 / 11  # every entry under most thresholds
+        np.testing.assert_array_equal(postprocess_rows(raw, threshold), postprocess(raw, threshold))

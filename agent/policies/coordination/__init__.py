@@ -1,7 +1,8 @@
 """Learned coordination policies (DeepCoord-style actors) and the shipped ones by name.
 
-Importing this package does not import torch: the card, the file checks and the names are
-torch-free; ``load_policy`` and ``load_named`` import the network when they are called.
+Neither importing this package nor loading and running a policy imports torch: the card,
+the file checks, the names and inference (the actor in numpy) are torch-free; torch comes in
+only with the torch actor itself (``CoordinationPolicy.actor``, training, export).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 def load_policy(path: str | Path, context: PolicyContext | None = None) -> CoordinationPolicy:
-    """See ``agent.policies.coordination.policy.load_policy`` (imports torch)."""
+    """See ``agent.policies.coordination.policy.load_policy``."""
     from agent.policies.coordination import policy
 
     return policy.load_policy(path, context)
@@ -28,7 +29,7 @@ def load_policy(path: str | Path, context: PolicyContext | None = None) -> Coord
 def load_named(
     name: str, context: PolicyContext | None = None, root: Path = SHIPPED
 ) -> CoordinationPolicy:
-    """See ``agent.policies.coordination.policy.load_named`` (imports torch)."""
+    """See ``agent.policies.coordination.policy.load_named``."""
     from agent.policies.coordination import policy
 
     return policy.load_named(name, context, root)

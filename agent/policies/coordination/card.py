@@ -21,17 +21,19 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.model.deepcoord import CoordinationLayout
 from agent.model.network import Network
 from agent.model.yamlfile import YamlDocument
 from agent.policies.base import PolicyContext
 from agent.policies.errors import PolicyMismatchError
 from agent.policies.jsoncard import card_error, read_card, validate
 from agent.policies.tensorfile import Shape, check_tensors, linear_shapes, parameter_count
+
+if TYPE_CHECKING:  # numpy comes with the layout: not needed to read or check a card
+    from agent.model.deepcoord import CoordinationLayout
 
 CARD_FORMAT = "sdn-agent/coordination-policy"
 CARD_VERSION = 1
@@ -139,6 +141,8 @@ def card_facts(card: PolicyCard) -> dict[str, Any]:
 
 def layout_of_card(card: PolicyCard) -> CoordinationLayout:
     """The observation and action layout a checked card describes."""
+    from agent.model.deepcoord import CoordinationLayout
+
     layout, network = card.layout, card.network
     return CoordinationLayout(
         tuple(network.nodes),

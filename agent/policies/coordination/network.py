@@ -4,20 +4,22 @@ Input: the observation vector (ingress rate per node, optionally load per node).
 ``N * R * N`` weights read as ``[node][row][destination]``, each (node, row) summing to 1, as
 DeepCoord's actor. Shared by the policy (inference) and the trainers (which add critics).
 
-``ActorArrays`` is the same function in numpy, for inference: a tiny network's forward
-pass costs torch more in dispatch (and, with several threads, in waking them) than in
-arithmetic. It computes in float64 and agrees with the torch actor to float32 rounding.
+``ActorArrays`` (in ``arrays``, no torch there) is the same function in numpy, for
+inference; ``linear_layers`` and ``actor_of`` convert between the two.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
 import torch
 from torch import nn
+
+from agent.policies.coordination.arrays import ActorArrays
+
+__all__ = ["ACTIVATIONS", "Actor", "ActorArrays", "actor_of", "linear_layers", "mlp", "row_softmax"]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
@@ -65,47 +67,25 @@ def row_softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits, dim=-1)
 
 
-Array = npt.NDArray[np.float64]
-_NUMPY_ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
-    "relu": lambda x: np.maximum(x, 0.0, out=x),
-    "tanh": lambda x: np.tanh(x, out=x),
-    "elu": lambda x: np.where(x > 0.0, x, np.expm1(np.minimum(x, 0.0))),
-}
+def linear_layers(actor: Actor) -> list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]:
+    """(weight, bias) of each linear layer of ``actor``, as float64 arrays (copies)."""
+    return [
+        (
+            module.weight.detach().to(torch.float64).numpy(),
+            module.bias.detach().to(torch.float64).numpy(),
+        )
+        for module in actor.body
+        if isinstance(module, nn.Linear)
+    ]
 
 
-class ActorArrays:
-    """An actor's layers as float64 arrays and its forward pass in numpy, for one
-    observation at a time (``forward``), without torch in the loop."""
-
-    def __init__(self, layers: list[tuple[Array, Array]], n_nodes: int, activation: str) -> None:
-        self.layers = [(np.ascontiguousarray(w.T), b.copy()) for w, b in layers]  # x @ W.T + b
-        self.n_nodes = n_nodes
-        self.activation = _NUMPY_ACTIVATIONS[activation]
-
-    @staticmethod
-    def of(actor: Actor, activation: str) -> ActorArrays:
-        """The arrays of ``actor`` (a snapshot: later training does not change them)."""
-        layers = [
-            (
-                module.weight.detach().to(torch.float64).numpy(),
-                module.bias.detach().to(torch.float64).numpy(),
-            )
-            for module in actor.body
-            if isinstance(module, nn.Linear)
-        ]
-        return ActorArrays(layers, actor.n_nodes, activation)
-
-    def forward(self, obs: npt.NDArray[np.floating]) -> Array:
-        """(N * R * N,) weights for one observation, each row of N summing to 1."""
-        x = np.asarray(obs, dtype=np.float64)
-        last = len(self.layers) - 1
-        for i, (weight, bias) in enumerate(self.layers):
-            x = x @ weight
-            x += bias
-            if i < last:
-                x = self.activation(x)
-        rows = x.reshape(-1, self.n_nodes)
-        rows -= rows.max(axis=1, keepdims=True)
-        np.exp(rows, out=rows)
-        rows /= rows.sum(axis=1, keepdims=True)
-        return x
+def actor_of(arrays: ActorArrays) -> Actor:
+    """A torch actor with the layers of ``arrays`` (float32, as trained), in eval mode."""
+    layers = arrays.layers
+    obs_size, out_size = layers[0][0].shape[0], layers[-1][0].shape[1]
+    n = arrays.n_nodes
+    hidden = [weight.shape[1] for weight, _ in layers[:-1]]
+    actor = Actor(obs_size, n, out_size // (n * n), hidden, arrays.activation_name)
+    state = {name: torch.from_numpy(value) for name, value in arrays.state_dict().items()}
+    actor.load_state_dict(state)
+    return actor.eval()
