@@ -16,17 +16,18 @@ crossing the domain, like hvc's ``v -> v-temp`` paths at the bottom. A path's CP
 CPU of the substrate nodes it touches; nodes shared by several paths become shared CPU
 pools, links shared by several paths shared rate pools (hvc's advertised restrictions).
 A parent's view is its children's paths and pools plus the links between children.
+The route search is Dijkstra on plain adjacency dicts (one copy per border node, links
+removed as routes take them), choosing between equally short routes as networkx does.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-
-import networkx as nx
 
 from agent.model.hvc import (
     UNLIMITED_RATE,
@@ -39,6 +40,8 @@ from agent.model.hvc import (
 )
 from agent.model.hvc_topology import DomainSpec
 
+Adjacency = dict[str, dict[str, dict[str, float]]]  # u -> v -> link id -> delay
+SINK = "<t>"  # joins a group's nodes for the search
 INGRESS_GROUP = "ingress"
 EGRESS_GROUP = "egress"
 
@@ -210,14 +213,16 @@ def _view(
     return DomainView(domain, overlay, children)
 
 
-def _search_graph(view: DomainView) -> nx.MultiDiGraph:
-    graph = nx.MultiDiGraph()
+def _search_graph(view: DomainView) -> Adjacency:
+    """Links between children and the children's transit paths: u -> v -> link -> delay,
+    in the order they are listed (which decides between equally short routes)."""
+    graph: Adjacency = {}
     for edge in view.overlay.edges.values():
-        graph.add_edge(edge.src, edge.dst, key=edge.id, delay=edge.delay)
+        graph.setdefault(edge.src, {}).setdefault(edge.dst, {})[edge.id] = edge.delay
     for child in view.children.values():
         for pid, ap in child.paths.items():
             if not ap.local:
-                graph.add_edge(ap.path.src, ap.path.dst, key=pid, delay=ap.path.delay)
+                graph.setdefault(ap.path.src, {}).setdefault(ap.path.dst, {})[pid] = ap.path.delay
     return graph
 
 
@@ -274,38 +279,65 @@ def _border_abstraction(
 
 
 def _disjoint_paths(
-    graph: nx.MultiDiGraph, sources: list[str], targets: list[str], limit: int | None
+    graph: Adjacency, sources: list[str], targets: list[str], limit: int | None
 ) -> list[tuple[str, ...]]:
     """From every source, link-disjoint shortest routes (link ids) to the nearest target:
     each source keeps a way out, whichever border node the parent routes to."""
     targets = [t for t in targets if t not in sources]
     routes: list[tuple[str, ...]] = []
     for source in sources if targets else []:
-        work = nx.MultiDiGraph(graph)
-        work.add_edges_from((t, "<t>", "<t>", {"delay": 0.0}) for t in targets)
+        work = {u: {v: dict(links) for v, links in out.items()} for u, out in graph.items()}
+        for target in targets:
+            work.setdefault(target, {})[SINK] = {SINK: 0.0}
         found = 0
         while limit is None or found < limit:
             found += 1
-            try:
-                hops = nx.dijkstra_path(work, source, "<t>", weight=_min_delay)
-            except (nx.NetworkXNoPath, nx.NodeNotFound):
+            hops = _shortest_route(work, source, SINK)
+            if hops is None:
                 break
-            keys = [_shortest_key(work, u, v) for u, v in itertools.pairwise(hops[:-1])]
-            routes.append(tuple(keys))
-            work.remove_edges_from(
-                (u, v, k) for (u, v), k in zip(itertools.pairwise(hops[:-1]), keys, strict=True)
-            )
+            routes.append(tuple(_take_link(work, u, v) for u, v in itertools.pairwise(hops[:-1])))
     return routes
 
 
-def _shortest_key(graph: nx.MultiDiGraph, u: str, v: str) -> str:
-    """The parallel link from u to v with the least delay."""
-    parallel: dict[str, dict[str, float]] = graph[u][v]
-    return min(parallel, key=lambda key: parallel[key]["delay"])
+def _take_link(graph: Adjacency, u: str, v: str) -> str:
+    """Remove and return the parallel link from u to v with the least delay."""
+    parallel = graph[u][v]
+    key = min(parallel, key=parallel.__getitem__)
+    del parallel[key]
+    if not parallel:
+        del graph[u][v]
+    return key
 
 
-def _min_delay(_u: str, _v: str, data: dict[str, dict[str, float]]) -> float:
-    return min(attrs["delay"] for attrs in data.values())
+def _shortest_route(graph: Adjacency, source: str, target: str) -> list[str] | None:
+    """Dijkstra by the least delay between two nodes; ties go to the node reached first
+    (as networkx's ``dijkstra_path``). None when ``target`` is out of reach."""
+    if source not in graph:
+        return None
+    done: dict[str, float] = {}
+    best: dict[str, float] = {source: 0.0}
+    before: dict[str, str] = {}
+    order = itertools.count()
+    fringe: list[tuple[float, int, str]] = [(0.0, next(order), source)]
+    while fringe:
+        dist, _, node = heapq.heappop(fringe)
+        if node in done:
+            continue
+        done[node] = dist
+        if node == target:
+            break
+        for nxt, parallel in graph.get(node, {}).items():
+            length = dist + min(parallel.values())
+            if nxt not in done and (nxt not in best or length < best[nxt]):
+                best[nxt] = length
+                before[nxt] = node
+                heapq.heappush(fringe, (length, next(order), nxt))
+    if target not in done:
+        return None
+    hops = [target]
+    while hops[-1] in before:
+        hops.append(before[hops[-1]])
+    return hops[::-1]
 
 
 def _advertised(

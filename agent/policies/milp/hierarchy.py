@@ -9,6 +9,7 @@ k-means++ starts, the best of ``restarts`` runs (numpy, seeded).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -35,8 +36,21 @@ def kmeans_hierarchy(
     missing = [node for node in substrate.nodes if node not in substrate.coordinates]
     if missing:
         raise InputError(substrate.name, f"node {missing[0]!r}", "has no coordinates for k-means")
-    nodes = substrate.nodes
-    points = np.array([substrate.coordinates[n] for n in nodes], dtype=np.float64)
+    places = tuple((n, tuple(substrate.coordinates[n])) for n in substrate.nodes)
+    return _clustered(places, tuple(domains), seed, restarts)
+
+
+@functools.lru_cache(maxsize=64)
+def _clustered(
+    places: tuple[tuple[str, tuple[float, ...]], ...],
+    domains: tuple[int, ...],
+    seed: int,
+    restarts: int,
+) -> DomainSpec:
+    """The hierarchy of these nodes at these coordinates: the same inputs give the same
+    (immutable) tree, so re-planning on one network clusters it once."""
+    nodes = [name for name, _ in places]
+    points = np.array([xy for _, xy in places], dtype=np.float64)
     level: list[DomainSpec] = []
     counter = 0
     for depth, k in enumerate(domains):

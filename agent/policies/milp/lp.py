@@ -1,7 +1,8 @@
 """A small sparse model builder and its solve with HiGHS (highspy).
 
-Columns and rows are collected in plain lists and handed to HiGHS in one ``passModel``
-(row-wise matrix), which is far faster than building expressions one by one in Python.
+Columns and rows are collected in plain lists (the linked flow/binary pairs, most of a
+coordination MILP, in bulk), the matrix merged once with numpy and handed to HiGHS in one
+``passModel`` (row-wise arrays), far faster than building expressions one by one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 INF = math.inf
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int32]
 
 
 class Status(StrEnum):
@@ -35,15 +41,18 @@ class SolverOptions:
 
 @dataclass
 class LpBuilder:
+    """Columns and rows as plain lists; the matrix is kept as the raw terms of each row
+    and merged (repeated columns summed, zeros dropped) once, in ``matrix``."""
+
     cost: list[float] = field(default_factory=list)
     lower: list[float] = field(default_factory=list)
     upper: list[float] = field(default_factory=list)
     integer: list[bool] = field(default_factory=list)
     row_lower: list[float] = field(default_factory=list)
     row_upper: list[float] = field(default_factory=list)
-    starts: list[int] = field(default_factory=lambda: [0])
-    index: list[int] = field(default_factory=list)
-    value: list[float] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)  # raw terms per row
+    index: list[int] = field(default_factory=list)  # raw terms: column
+    value: list[float] = field(default_factory=list)  # raw terms: coefficient
 
     @property
     def n_cols(self) -> int:
@@ -63,18 +72,50 @@ class LpBuilder:
     def binary(self) -> int:
         return self.var(0.0, 1.0, integer=True)
 
+    def linked(self, bounds: Sequence[float]) -> tuple[range, range]:
+        """Per bound a continuous column in [0, bound] and a binary after it, with the row
+        ``continuous - bound * binary <= 0`` each: the continuous one only where the binary
+        is set. Returns both ranges of columns."""
+        first, n = len(self.cost), len(bounds)
+        self.cost.extend([0.0] * (2 * n))
+        self.lower.extend([0.0] * (2 * n))
+        self.upper.extend(v for bound in bounds for v in (bound, 1.0))
+        self.integer.extend([False, True] * n)
+        for k, bound in enumerate(bounds):
+            self.index.extend((first + 2 * k, first + 2 * k + 1))
+            self.value.extend((1.0, -bound))
+        self.lengths.extend([2] * n)
+        self.row_lower.extend([-INF] * n)
+        self.row_upper.extend([0.0] * n)
+        return range(first, first + 2 * n, 2), range(first + 1, first + 2 * n, 2)
+
     def row(self, terms: Iterable[tuple[int, float]], lb: float = -INF, ub: float = INF) -> int:
-        merged: dict[int, float] = {}
-        for col, coef in terms:
-            merged[col] = merged.get(col, 0.0) + coef
-        for col, coef in merged.items():
-            if coef != 0.0:
-                self.index.append(col)
-                self.value.append(coef)
-        self.starts.append(len(self.index))
+        pairs = list(terms)
+        if pairs:
+            cols, coefs = zip(*pairs, strict=True)
+            self.index.extend(cols)
+            self.value.extend(coefs)
+        self.lengths.append(len(pairs))
         self.row_lower.append(lb)
         self.row_upper.append(ub)
         return len(self.row_lower) - 1
+
+    def matrix(self) -> tuple[FloatArray, IntArray, IntArray]:
+        """Row-wise (values, column indices, row starts): per row each column once, in
+        the order of its first term, its coefficients summed in order; zeros left out."""
+        rows = np.repeat(np.arange(self.n_rows, dtype=np.int64), self.lengths)
+        cols = np.asarray(self.index, dtype=np.int64)
+        values = np.asarray(self.value, dtype=np.float64)
+        order = np.lexsort((cols, rows))  # stable: repeated terms stay in order
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (rows[order][1:] != rows[order][:-1]) | (cols[order][1:] != cols[order][:-1])
+        summed = np.bincount(np.cumsum(first) - 1, weights=values[order])
+        keep = np.argsort(order[first], kind="stable")  # back to the order of first terms
+        summed, at = summed[keep], order[first][keep]
+        nonzero = summed != 0.0
+        counts = np.bincount(rows[at][nonzero], minlength=self.n_rows)
+        starts = np.concatenate(([0], np.cumsum(counts)))
+        return summed[nonzero], cols[at][nonzero].astype(np.int32), starts.astype(np.int32)
 
     def set_costs(self, terms: Iterable[tuple[int, float]]) -> None:
         self.cost = [0.0] * self.n_cols
@@ -127,7 +168,6 @@ def solve_lp(
 ) -> LpResult:
     """Solve the model as a MIP (or LP without integer columns), minimising."""
     import highspy
-    import numpy as np
 
     highs = new_highs()
     highs.setOptionValue("time_limit", max(float(options.time_limit_s), 0.01))
@@ -145,9 +185,10 @@ def solve_lp(
     lp.a_matrix_.format_ = highspy.MatrixFormat.kRowwise
     lp.a_matrix_.num_col_ = builder.n_cols
     lp.a_matrix_.num_row_ = builder.n_rows
-    lp.a_matrix_.start_ = np.asarray(builder.starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.asarray(builder.index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.asarray(builder.value, dtype=np.float64)
+    values, columns, starts = builder.matrix()
+    lp.a_matrix_.start_ = starts
+    lp.a_matrix_.index_ = columns
+    lp.a_matrix_.value_ = values
     if any(builder.integer):
         kinds = [
             highspy.HighsVarType.kInteger if i else highspy.HighsVarType.kContinuous

@@ -9,9 +9,11 @@ every link, with the supplies and demands at the ends of the paths where the VNF
   leaving at ``dst(p)`` multiplied by the VNF's outgoing rate); ``stay[r,i,p]``: what
   goes from the i-th to the next VNF on the same path, unrouted (hvc's
   ``lambda_total[arc, p, p]``).
-- ``flow[r,k,l]`` with binary ``used[r,k,l]``: arc k's traffic on link l; flow
-  conservation at every node with the supplies/demands above (SRC at the ingress, DST
-  at the egress, as hvc's zero-delay ingress/egress paths place them).
+- ``flow[r,k,l]`` with binary ``used[r,k,l]``: arc k's traffic on link l, at most
+  ``used`` times the arc's rate or the link's (or its shared pool's) rate, whichever is
+  lower (the same integer solutions as with the arc's rate, a tighter LP relaxation);
+  flow conservation at every node with the supplies/demands above (SRC at the ingress,
+  DST at the egress, as hvc's zero-delay ingress/egress paths place them).
 - ``gamma[j,p]`` (VNF j has an instance on p), integer ``kappa[j,p]`` >= CPU of its total
   input rate; a path's CPU = its exclusive share + what it takes from shared pools
   (``eps``); link rates, path rates (hvc's per-request "boxes" plus transit), shared rate
@@ -68,11 +70,13 @@ class MilpModel:
     kappa: dict[tuple[str, str], int] = field(default_factory=dict)
     slack: dict[int, CapacityRow] = field(default_factory=dict)  # slack column -> row
     rates: dict[str, list[float]] = field(default_factory=dict)
+    caps: dict[str, float] = field(default_factory=dict)  # most a link carries (flow bound)
 
     def build(self) -> MilpModel:
         problem = self.problem
         self.links = _links(problem.overlay)
         self.rates = {name: problem.rates(r) for name, r in problem.requests.items()}
+        self.caps = self._flow_caps()
         for request in problem.requests.values():
             self._request_columns(request)
         for request in problem.requests.values():
@@ -116,10 +120,27 @@ class MilpModel:
                 lp.row([(col, 1.0), (self.x[(r, i, p)], -slope)], ub=0.0)
                 lp.row([(col, 1.0), (nxt, -1.0)], ub=0.0)
         for k in range(self.n_arcs(request)):
-            for link in self.links.values():
-                f = self.flow[(r, k, link.id)] = lp.var(0.0, rates[k])
-                u = self.used[(r, k, link.id)] = lp.binary()
-                lp.row([(f, 1.0), (u, -rates[k])], ub=0.0)
+            bounds = [min(rates[k], self.caps.get(link, rates[k])) for link in self.links]
+            flows, used = lp.linked(bounds)  # flow <= bound * used, per link
+            self.flow.update(
+                ((r, k, link), col) for link, col in zip(self.links, flows, strict=True)
+            )
+            self.used.update(
+                ((r, k, link), col) for link, col in zip(self.links, used, strict=True)
+            )
+
+    def _flow_caps(self) -> dict[str, float]:
+        """The most one link can carry: its rate and that of the pools it is in (none
+        when capacities are elastic)."""
+        if self.elastic:
+            return {}
+        overlay = self.problem.overlay
+        caps = {link.id: link.max_rate for link in self.links.values()}
+        for pool in (*overlay.shared_edge_rate, *overlay.shared_path_rate):
+            for member in pool.members:
+                if member in caps:
+                    caps[member] = min(caps[member], pool.amount)
+        return caps
 
     def _gamma(self, vnf: str, path: str) -> int:
         key = (vnf, path)
