@@ -1,6 +1,7 @@
 """``python -m mininet_labs run SCENARIO --policy NAME --duration S [--time-scale K]
 [--out DIR] [--fail NODE@T] [--fail A-B@T] [--restore ...]`` and
-``python -m mininet_labs compare SCENARIO --policies a,b,c [--out DIR]``.
+``python -m mininet_labs compare SCENARIO --policies a,b,c [--out DIR]`` and
+``python -m mininet_labs slicing [--out DIR] [--duration S] [--interval S]``.
 
 Both check their arguments (scenario files, policy names, fault targets and times) before
 they start anything. Results go under ``results/labs/`` unless ``--out`` says otherwise.
@@ -19,6 +20,7 @@ from agent.model.errors import InputError
 from agent.model.scenario import Scenario, load_scenario
 from mininet_labs.lab import Fault, LabConfig, LabFailed, LabRun, LabUnavailable
 from mininet_labs.reportfile import LabReportError
+from mininet_labs.slicing import slicing_command, slicing_parser
 
 RESULTS = Path("results/labs")
 FAULT_HELP = (
@@ -219,11 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     _compare_parser(sub)
+    slicing_parser(sub)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # tear the lab down as on Ctrl-C
     try:
         if args.command == "run":
             return run_command(args)
+        if args.command == "slicing":
+            return slicing_command(args, argv)
         return compare_command(args, argv)
     except KeyboardInterrupt:
         print("interrupted: what the lab started is stopped", file=sys.stderr)

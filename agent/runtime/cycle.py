@@ -346,15 +346,17 @@ class DecisionCycle:
             self.slicing, self.last_slicing, self.slicing_steps = engine, None, 0
 
     async def _slice(self) -> tuple[Intent, ...]:
-        """One slicing step: this step's demand (the slicing scenario's demand process) ->
+        """One slicing step: this step's demand (measured on the switches by a backend
+        that reads their counters, else the slicing scenario's demand process) ->
         allocations -> the slices' meters and flows; none without slicing."""
         engine = self.slicing
         if engine is None:
             return ()
         step = self.slicing_steps
+        demand, measured = engine.demand(step, self.backend, self.config.decision_interval)
         result = await self._off_loop(
             "slicing",
-            lambda: engine.step(engine.scenario_demand(step), step),
+            lambda: engine.step(demand, step, measured),
             self.config.stage_timeout,
         )
         self.slicing_steps += 1

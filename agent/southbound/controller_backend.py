@@ -12,28 +12,107 @@ sends to its SF host; its ingress traffic, in the simulator the summed rate of t
 flows that arrived in the interval, is the mean rate entering on its ingress ports
 times interval / the scenario's typical flow duration (in a steady state the two are
 equal); its arrivals are that over the mean flow rate.
+
+Slices' traffic: once the daemon asks for ``slice_counters`` (slicing configured), the
+backend also subscribes to flow statistics, every ``SLICE_POLL_S`` at most, and logs
+the byte counter of each slice flow (table 0, ``SLICE_PRIORITY``) each time it changes,
+with when that value was first seen. Open vSwitch refreshes flow counters in steps
+(about every 0.5 s on 3.1), so the time a value was first seen dates it more closely
+than the time of the record that carried it. Port observations keep their window of
+one ``poll_interval`` whatever the subscription's pace.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import structlog
 
 from agent.model.scenario import Scenario
 from agent.model.types import Decision, NodeReport, Observation
 from agent.model.wiring import Wiring, load_wiring
-from agent.protocol import BatchError, Event, Monitor, PortStats
+from agent.protocol import (
+    DEFAULT_SECTIONS,
+    BatchError,
+    Event,
+    FlowStats,
+    Monitor,
+    PortStats,
+    Section,
+)
 from agent.rules.diff import Change
-from agent.rules.intents import Intent
+from agent.rules.intents import Intent, MatchValue
+from agent.rules.slices import SLICE_PRIORITY
 from agent.southbound.base import BackendEvents, InstallError, InstallResult, Snapshot
 from agent.southbound.controller_client import ControllerClient, ControllerUnavailable
 
 log = structlog.get_logger("agent.southbound")
 RECONNECT_S = 1.0
+SLICE_POLL_S = 0.25  # subscription pace while slice counters are wanted
+SLICE_HISTORY_S = 10.0  # how long counter changes are kept
+RECENT_RECORDS = 16  # per switch, to find the record one poll_interval back
+
+Match = tuple[tuple[str, MatchValue], ...]
+
+
+@dataclass(frozen=True)
+class CounterPoint:
+    """A flow's byte counter took this value; ``seen`` is the controller's time of the
+    first record that showed it."""
+
+    seen: float
+    bytes: int
+
+
+@dataclass(frozen=True)
+class SwitchCounters:
+    """A switch's slice flows (by match), each with its counter's recent values, oldest
+    first; ``ts`` is when its latest record was read."""
+
+    ts: float
+    flows: Mapping[Match, tuple[CounterPoint, ...]]
+
+
+class SliceFlowLog:
+    """The recent values of every slice flow's byte counter, per switch."""
+
+    def __init__(self, keep_s: float = SLICE_HISTORY_S) -> None:
+        self.keep_s = keep_s
+        self._points: dict[int, dict[Match, list[CounterPoint]]] = {}
+        self._ts: dict[int, float] = {}
+
+    def add(self, dpid: int, ts: float, flows: Iterable[FlowStats]) -> None:
+        """One record's flows; a slice flow it no longer lists is forgotten."""
+        if ts <= self._ts.get(dpid, float("-inf")):
+            return  # an older record than one already seen
+        before = self._points.get(dpid, {})
+        now: dict[Match, list[CounterPoint]] = {}
+        for f in flows:
+            if f.table != 0 or f.priority != SLICE_PRIORITY:
+                continue
+            points = now[f.match] = before.get(f.match, [])
+            if not points or points[-1].bytes != f.byte_count:
+                points.append(CounterPoint(ts, f.byte_count))
+            while len(points) > 1 and points[1].seen <= ts - self.keep_s:
+                del points[0]  # the newest point older than keep_s stays: a window start
+        self._points[dpid], self._ts[dpid] = now, ts
+
+    def drop(self, dpid: int) -> None:
+        self._points.pop(dpid, None)
+        self._ts.pop(dpid, None)
+
+    def counters(self, dpids: Iterable[int]) -> dict[int, SwitchCounters]:
+        return {
+            d: SwitchCounters(self._ts[d], {m: tuple(p) for m, p in self._points[d].items()})
+            for d in dpids
+            if d in self._ts
+        }
 
 
 class ControllerBackend:
@@ -66,15 +145,20 @@ class ControllerBackend:
         self._node_of = {dpid: node for node, dpid in self.wiring.dpids.items()}
         self._task: asyncio.Task[None] | None = None
         self._step = 0
+        self._recent: dict[int, deque[Monitor]] = {}
+        self.slice_log = SliceFlowLog()
+        self._want_flows = False  # set by the first slice_counters call
+        self._resubscribing: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="controller-backend")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._resubscribing, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.client is not None:
             await self.client.close()
 
@@ -98,16 +182,52 @@ class ControllerBackend:
         hello = await client.connect()
         self.client = client
         self.connected = {d for d in hello.datapaths if d in self._node_of}
-        await client.subscribe(self.poll_interval)
+        await self._subscribe(client)
         self.events.reconcile_reasons.append("controller connected")
         log.info("controller connected", controller=hello.controller, switches=len(self.connected))
         async for note in client.notifications():
             if isinstance(note, Monitor):
-                self.previous[note.dpid] = self.latest.get(note.dpid, note)
-                self.latest[note.dpid] = note
-                self._step += 1
+                self._on_monitor(note)
             elif isinstance(note, Event):
                 self._on_event(note)
+
+    async def _subscribe(self, client: ControllerClient) -> None:
+        if self._want_flows:
+            sections: frozenset[Section] = DEFAULT_SECTIONS | {"flows"}
+            await client.subscribe(min(self.poll_interval, SLICE_POLL_S), sections)
+        else:
+            await client.subscribe(self.poll_interval)
+
+    def _on_monitor(self, note: Monitor) -> None:
+        """The newest record is ``latest``; ``previous`` the newest one at least about
+        ``poll_interval`` older (the window of port observations); slice flows logged."""
+        if note.flows is not None:
+            self.slice_log.add(note.dpid, note.ts, note.flows)
+            note = dataclasses.replace(note, flows=None)
+        recent = self._recent.setdefault(note.dpid, deque(maxlen=RECENT_RECORDS))
+        recent.append(note)
+        horizon = note.ts - 0.95 * self.poll_interval
+        older = [r for r in recent if r.ts <= horizon]
+        self.previous[note.dpid] = older[-1] if older else recent[0]
+        self.latest[note.dpid] = note
+        self._step += 1
+
+    def slice_counters(self) -> dict[int, SwitchCounters]:
+        """Recent byte counts of the slice flows of every connected switch that reported
+        them. The first call subscribes to flow statistics (so it returns nothing yet)."""
+        if not self._want_flows:
+            self._want_flows = True
+            if self.client is not None:
+                self._resubscribing = asyncio.get_running_loop().create_task(
+                    self._resubscribe(self.client), name="controller-resubscribe"
+                )
+        return self.slice_log.counters(sorted(self.connected))
+
+    async def _resubscribe(self, client: ControllerClient) -> None:
+        try:
+            await self._subscribe(client)
+        except (ControllerUnavailable, OSError) as exc:  # the next session subscribes
+            log.warning("cannot subscribe to flow statistics", error=str(exc))
 
     def _on_event(self, event: Event) -> None:
         if event.event == "switch_up" and event.dpid is not None:
@@ -116,6 +236,8 @@ class ControllerBackend:
         elif event.event == "switch_down" and event.dpid is not None:
             self.connected.discard(event.dpid)
             self.latest.pop(event.dpid, None)
+            self._recent.pop(event.dpid, None)
+            self.slice_log.drop(event.dpid)
         elif event.event == "port_status" and event.dpid is not None:
             key = (event.dpid, int(event.data.get("port_no", -1)))
             if event.data.get("up", True):
