@@ -29,6 +29,7 @@ from agent.api.filters import FilterError, filter_decision, filter_rules
 from agent.api.metrics import render
 from agent.api.openapi import spec
 from agent.api.page import INDEX, SECURITY_HEADERS, static_file
+from agent.api.requests import REQUESTS, access_for, add_routes
 from agent.runtime.overrides import OverrideRequest
 from agent.runtime.view import DaemonView
 
@@ -115,7 +116,11 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
-    return web.json_response(await request.app[VIEW].status())
+    body = await request.app[VIEW].status()
+    deployments = (await request.app[REQUESTS]("summary", {}))[1]
+    if deployments.get("configured") and "deployments" not in body:
+        body = {**body, "deployments": deployments}  # the live page shows it
+    return web.json_response(body)
 
 
 async def topology(request: web.Request) -> web.Response:
@@ -147,6 +152,7 @@ def filtered(how: Callable[[Any, Any], dict[str, Any]], data: Any, request: web.
 
 async def metrics(request: web.Request) -> web.Response:
     snapshot = await request.app[VIEW].metrics_snapshot()
+    snapshot = {**snapshot, "requests": (await request.app[REQUESTS]("summary", {}))[1]}
     body = render(snapshot)
     return web.Response(body=body, content_type="text/plain", charset="utf-8")
 
@@ -270,6 +276,7 @@ def make_app(
     app[VIEW] = view
     app[TOKEN] = token if isinstance(token, Token) else Token(token or None)
     app[EVENTS] = hub or EventHub()
+    app[REQUESTS] = access_for(view)
     app.on_shutdown.append(close_streams)
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
@@ -284,6 +291,7 @@ def make_app(
     app.router.add_delete("/overrides/{id}", delete_override)
     app.router.add_get("/recovery", recovery)
     app.router.add_get("/slices", slices)
+    add_routes(app, require_token, read_json)  # /requests
     app.router.add_get("/openapi.json", openapi)
     app.router.add_get("/", page)
     app.router.add_get("/static/{name}", static)

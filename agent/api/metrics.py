@@ -90,6 +90,7 @@ class DaemonCollector(Collector):
             value=float(snap["recovery_total_utility"]),
         )
         yield from _slice_gauges(snap.get("slices", []))
+        yield from _request_metrics(snap.get("requests") or {})
         for name, value in snap["backend"].items():
             yield GaugeMetricFamily(backend_metric(name), f"Backend figure {name}", value=value)
 
@@ -108,6 +109,22 @@ def _slice_gauges(slices: list[dict[str, Any]]) -> Iterator[Metric]:
         for piece in slices:
             family.add_metric([piece["name"]], float(piece[key]) * scale)
         yield family
+
+
+def _request_metrics(requests: dict[str, Any]) -> Iterator[Metric]:
+    """Deployment requests (only when they are configured)."""
+    if not requests.get("configured"):
+        return
+    counters = (
+        ("accepted", "Deployment requests accepted and installed"),
+        ("rejected", "Deployment requests refused (no placement, match in use, too many)"),
+        ("failed", "Deployment requests rolled back after booking (instances, install)"),
+    )
+    for key, help_text in counters:
+        value = float(requests.get(key, 0))
+        yield CounterMetricFamily(f"agent_requests_{key}", help_text, value=value)
+    active = float(requests.get("active", 0))
+    yield GaugeMetricFamily("agent_requests_active", "Deployment requests installed", value=active)
 
 
 def _histogram(name: str, help_text: str, data: dict[str, Any]) -> HistogramMetricFamily:

@@ -6,6 +6,7 @@ from typing import Any
 
 from agent import __version__
 from agent.runtime.overrides import OverrideRequest
+from agent.runtime.requests import RequestBody
 
 ERROR = {
     "type": "object",
@@ -89,6 +90,51 @@ def _page_paths() -> dict[str, Any]:
     }
 
 
+def _request_paths(secured: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """Deployment requests (docs/requests.md)."""
+    error = _json({"$ref": "#/components/schemas/Error"}, "Error")
+    ident = [{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}]
+    listing = _query(
+        _get("Deployment requests, one page (offset, limit) of one state or all"),
+        {"offset": "integer", "limit": "integer", "state": "string"},
+    )
+    body = {"$ref": "#/components/schemas/RequestBody"}
+    post = {
+        "summary": "Place a chain: 201 once its flows are installed, 409 when it cannot be "
+        "placed (nothing changes), 502/503 when it failed after booking (rolled back)",
+        "security": secured,
+        "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+        "responses": {**_write_responses("201"), "409": error, "502": error, "503": error},
+    }
+    one = _get("One deployment request", extra={"404": error})
+    one["get"]["parameters"] = ident
+    delete = {
+        "summary": "Release a request: 200 once its flows are gone, 202 while they go",
+        "security": secured,
+        "parameters": ident,
+        "responses": {**_write_responses("200"), "202": _json(JSON_OBJECT, "Removing")},
+    }
+    return {
+        "/requests": {**listing, "post": post},
+        "/requests/{id}": {**one, "delete": delete},
+    }
+
+
+def openapi30(schema: Any) -> Any:
+    """A JSON Schema (2020-12, as pydantic writes it) in OpenAPI 3.0's dialect: a numeric
+    ``exclusiveMinimum``/``exclusiveMaximum`` becomes the bound plus a boolean flag."""
+    if isinstance(schema, list):
+        return [openapi30(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: openapi30(value) for key, value in schema.items()}
+    for flag, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(flag)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[bound], out[flag] = value, True
+    return out
+
+
 def spec() -> dict[str, Any]:
     override_schema = OverrideRequest.model_json_schema(ref_template="#/components/schemas/{model}")
     definitions = override_schema.pop("$defs", {})
@@ -160,6 +206,7 @@ def spec() -> dict[str, Any]:
         },
         "/recovery": _get("Failed switches and links and the repair order (DeepPR)"),
         "/slices": _get("Per slice: measured demand, allocation, meter rate, utility and QoS"),
+        **_request_paths(secured),
         "/openapi.json": _get("This document"),
         **_page_paths(),
     }
@@ -168,7 +215,12 @@ def spec() -> dict[str, Any]:
         "info": {"title": "SDN coordination agent", "version": __version__},
         "paths": paths,
         "components": {
-            "schemas": {"Error": ERROR, "OverrideRequest": override_schema, **definitions},
+            "schemas": {
+                "Error": ERROR,
+                "OverrideRequest": override_schema,
+                "RequestBody": openapi30(RequestBody.model_json_schema()),
+                **definitions,
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -118,6 +118,10 @@ class ApiProcess:
             return await view.remove_override(args.get("key"))
         if method == "check_policy":
             return await view.check_policy(str(args["name"]))
+        if method == "requests":
+            from agent.api.requests import daemon_call
+
+            return await daemon_call(view, args)
         raise ValueError(f"unknown call {method!r}")
 
     async def stop(self) -> None:

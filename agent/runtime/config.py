@@ -119,6 +119,30 @@ class SlicingSettings(BaseModel):
     classes: dict[str, SliceClassSettings] = Field(default_factory=dict)
 
 
+class DeploymentSettings(BaseModel):
+    """Deployment requests in the daemon (``/requests``): a deployment scenario (its
+    substrate's nodes and links must be the network's), the policy that places requests,
+    named chains, and, on the simulator backend, requests generated from the scenario."""
+
+    model_config = ConfigDict(extra="forbid")
+    scenario: str
+    policy: str = "balanced-greedy"  # a heuristic, a shipped learned policy, or a directory
+    chains: dict[str, list[str]] = Field(default_factory=dict)  # name -> VNF types
+    generate: bool = False  # the simulator backend plays the scenario's arrivals
+    period_s: PositiveFloat = 1.0  # wall seconds per period of the scenario (generation)
+    seed: int = Field(default=0, ge=0)
+    max_requests: int = Field(default=10_000, ge=1, le=1_000_000)
+    install_timeout_s: PositiveFloat = 30.0  # a request's flows must be installed within this
+
+    @field_validator("chains")
+    @classmethod
+    def _chains(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        empty = [name for name, chain in value.items() if not chain]
+        if empty:
+            raise ValueError(f"{empty[0]}: a chain needs at least one VNF type")
+        return value
+
+
 class AgentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     backend: BackendKind = BackendKind.SIM
@@ -137,6 +161,7 @@ class AgentConfig(BaseModel):
     instances: InstanceSettings = Field(default_factory=InstanceSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     slicing: SlicingSettings | None = None
+    deployment: DeploymentSettings | None = None
 
 
 def load_config(path: str | Path | None) -> tuple[AgentConfig, str]:
@@ -163,6 +188,8 @@ def load_config(path: str | Path | None) -> tuple[AgentConfig, str]:
         updates["api"] = config.api.model_copy(update={"token_file": token})
     if config.slicing is not None:
         updates["slicing"] = _slicing_paths(config.slicing, base)
+    if config.deployment is not None:
+        updates["deployment"] = _deployment_paths(config.deployment, base)
     config = config.model_copy(update=updates)
     if config.backend is BackendKind.CONTROLLER and not config.controller.wiring:
         raise doc.error(["controller", "wiring"], "the controller backend needs a wiring file")
@@ -175,6 +202,16 @@ def _slicing_paths(settings: SlicingSettings, base: Path) -> SlicingSettings:
     if not Path(settings.scenario).is_absolute():
         update["scenario"] = str(base / settings.scenario)
     if settings.policy and not Path(settings.policy).is_absolute():
+        update["policy"] = str(base / settings.policy)
+    return settings.model_copy(update=update)
+
+
+def _deployment_paths(settings: DeploymentSettings, base: Path) -> DeploymentSettings:
+    """Scenario and policy directory relative to the configuration file."""
+    update: dict[str, object] = {}
+    if not Path(settings.scenario).is_absolute():
+        update["scenario"] = str(base / settings.scenario)
+    if is_path(settings.policy) and not Path(settings.policy).is_absolute():
         update["policy"] = str(base / settings.policy)
     return settings.model_copy(update=update)
 

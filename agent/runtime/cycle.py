@@ -36,6 +36,7 @@ from agent.runtime.config import AgentConfig, SlicingSettings
 from agent.runtime.overrides import Overrides
 from agent.runtime.planner import Compiled, Plan, choose, plan, visible
 from agent.runtime.records import Counters, CycleRecord
+from agent.runtime.request_desk import NO_BATCH, Deployments, without
 from agent.runtime.slicing import SlicingEngine, SlicingStep, engine_from_settings
 from agent.southbound.base import Backend, InstallResult, Snapshot
 from agent.southbound.instances import InstanceError, InstanceManager, LoggingInstanceManager
@@ -110,6 +111,7 @@ class DecisionCycle:
         self.slicing: SlicingEngine | None = None  # set by load_slicing when configured
         self.last_slicing: SlicingStep | None = None
         self.slicing_steps = 0
+        self.requests: Deployments | None = None  # deployment requests, when configured
 
     # ------------------------------------------------------------------ policies
     def policy(self, name: str) -> Policy:
@@ -271,11 +273,13 @@ class DecisionCycle:
         safe, intents = await self._off_loop(
             "compile", lambda: self.compiled(raw, self.overrides, snap), self.config.stage_timeout
         )
-        intents = [*intents, *await self._slice()]
+        batch = self.requests.batch() if self.requests is not None else NO_BATCH
+        intents = [*intents, *await self._slice(), *batch.intents]
         marks["compile"] = time.perf_counter()
         if snap.unreachable:  # a disconnected switch's rules are reconciled when it is back
             self._set_installed(visible(self.installed, snap.unreachable))
-        steps = plan(snap, safe, intents, self.installed, self.instances.running())
+        running = without(self.instances.running(), self.requests)  # theirs stay theirs
+        steps = plan(snap, safe, intents, self.installed, running)
         marks["diff"] = time.perf_counter()
         errors: list[str] = []
         if steps.changes:
@@ -285,6 +289,8 @@ class DecisionCycle:
                 self.counters.install_errors += 1
                 self.reconcile_pending = True  # the batch's fate is unknown
                 errors = [f"backend unavailable: {exc}"]
+        if self.requests is not None:
+            await self.requests.settle(batch, errors)
         marks["install"] = time.perf_counter()
         self.last_raw, self.last_decision = raw, safe
         record = CycleRecord(

@@ -41,6 +41,7 @@ from agent.runtime.cycle import DecisionCycle, StageFailed
 from agent.runtime.logs import configure
 from agent.runtime.overrides import Overrides
 from agent.runtime.records import CycleRecord
+from agent.runtime.request_setup import RequestGenerator, start_deployments
 from agent.runtime.sdnotify import Notifier
 from agent.runtime.slicing import SlicingEngine
 from agent.runtime.view import RunningDaemon
@@ -122,6 +123,11 @@ def prepare(config_path: str | None, api_listen: str | None) -> Prepared:
         raise InputError(where, "recovery_policy", str(exc)) from None
     if config.slicing is not None:
         check_slicing(config, scenario, where)
+    if config.deployment is not None:
+        from agent.runtime.request_setup import check_deployment
+
+        sim = config.backend is BackendKind.SIM
+        check_deployment(config.deployment, scenario.network, where, generate_ok=sim)
     return Prepared(config, source, scenario, token)
 
 
@@ -194,6 +200,11 @@ class AgentService:
         self.token = prepared.token
         self.backend = make_backend(config, self.scenario)
         folder = state_dir(config)
+        if folder is not None:
+            try:  # systemd's StateDirectory= makes it; a configured one may not exist yet
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(self.source, "state_dir", f"{folder}: {exc.strerror}") from None
         overrides = Overrides(folder / "overrides.json" if folder else None)
         self.daemon = DecisionCycle(
             config, self.scenario, self.backend, make_instances(config), overrides
@@ -202,6 +213,8 @@ class AgentService:
         self.stop_event = asyncio.Event()
         self.wake = asyncio.Event()
         self._reloads: set[asyncio.Task[bool]] = set()
+        self.state_folder = folder
+        self.generator: RequestGenerator | None = None  # requests from the scenario (sim)
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -240,6 +253,7 @@ class AgentService:
         await self.daemon.load_policies(self.config.policy, self.config.fallback)
         await self.daemon.load_recovery()
         self.daemon.use_slicing(await self.daemon.build_slicing(self.config.slicing))
+        self.generator = await start_deployments(self.daemon, self.config, self.state_folder)
         await self._check_restored_overrides()
 
     async def _check_restored_overrides(self) -> None:
@@ -257,6 +271,8 @@ class AgentService:
         self.notifier.stopping()
         log.info("stopping")
         steps = [self.backend.stop()]
+        if self.generator is not None:
+            steps.insert(0, self.generator.stop())
         if self.api is not None:
             steps.insert(0, self.api.stop())
         for step in steps:

@@ -84,6 +84,11 @@ class RunningDaemon:
             "backend_stats": d.backend.stats(),
             "overrides": d.overrides.listing(),
             "instances": {n: sorted(sfs) for n, sfs in sorted(d.instances.running().items())},
+            **(
+                {"deployments": {"configured": True, **d.requests.book.summary()}}
+                if d.requests is not None
+                else {}
+            ),
         }
 
     def _counters(self) -> dict[str, int]:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+from agent.model.deployment import DeploymentScenario
+from agent.model.deployment_state import Request
 from agent.model.scenario import Scenario
 from agent.model.types import Decision, Observation
 from agent.model.wiring import Wiring, synthetic_wiring
@@ -152,3 +155,24 @@ class SimBackend:
             "sim_flows_dropped": float(totals.dropped),
             "sim_success_ratio": totals.success_ratio,
         }
+
+
+class DeploymentArrivals:
+    """A deployment scenario's request arrivals without end, for the daemon's request
+    generator on this backend: ``(period, request)`` in order of arrival, drawn ``chunk``
+    at a time by the deployment simulator's generator (seeds ``seed``, ``seed + 1`` ...),
+    each chunk after the last period of the one before."""
+
+    def __init__(self, scenario: DeploymentScenario, seed: int, chunk: int = 1_000) -> None:
+        self.scenario = scenario.with_count(chunk)
+        self.seed = seed
+        self.offset = 0.0
+
+    def next_chunk(self) -> list[tuple[float, Request]]:
+        from agent.sim.deployment import generate_requests
+
+        requests = generate_requests(self.scenario, self.seed)
+        self.seed += 1
+        out = [(self.offset + request.arrival, request) for request in requests]
+        self.offset += math.ceil(requests[-1].arrival) if requests else 1.0
+        return out
