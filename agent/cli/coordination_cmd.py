@@ -334,7 +334,9 @@ class _PolicyOption(click.Option):
 
         self.help = (
             "a policy directory, a shipped policy or a baseline "
-            f"({', '.join(known_policies())}); repeatable: one row per policy"
+            f"({', '.join(known_policies())}), static-search (the scenario's best static "
+            "schedule, searched on training seeds and cached) or mask-down:POLICY (POLICY "
+            "never sending traffic to a node seen down); repeatable: one row per policy"
         )
         return super().get_help_record(ctx)
 

@@ -31,6 +31,8 @@ from agent.train.progress import PhaseTracker, Progress
 from agent.train.rollout import StepHook, policy_context, run_episodes
 
 PER_EPISODE = frozenset({"random"})  # baselines whose draws follow the context's seed
+STATIC_SEARCH = "static-search"  # agent.train.static_search.POLICY_NAME
+MASK_PREFIX = "mask-down:"  # mask-down:POLICY never sends traffic to a node seen down
 PolicyMaker = Callable[[PolicyContext], Policy]
 
 
@@ -55,10 +57,21 @@ def with_schedule(scenario: Scenario, mode: str | None) -> Scenario:
 
 def build_policy(name: str, scenario: Scenario, seed: int) -> PolicyMaker:
     """A maker for ``run_episodes``: the policy ``name`` (a baseline, a shipped name or a
-    policy directory) built once, or per episode for a seeded baseline. PolicyError with
-    one line naming the policy when it cannot be used here."""
+    policy directory) built once, or per episode for a seeded baseline. ``static-search``
+    is the scenario's best static schedule (``agent.train.static_search``: searched on
+    training seeds, cached by the scenario's hash); ``mask-down:NAME`` is NAME with the
+    nodes the observation says are down masked out of its schedule
+    (``agent.policies.coordination_reacting``). PolicyError with one line naming the
+    policy when it cannot be used here."""
     from agent.policies.registry import BASELINES, make_policy
 
+    if name.startswith(MASK_PREFIX):
+        return masked(build_policy(name[len(MASK_PREFIX) :], scenario, seed), scenario)
+    if name == STATIC_SEARCH:  # the scenario's best static schedule (searched once, cached)
+        from agent.train.static_search import static_policy
+
+        static = static_policy(scenario)
+        return lambda _context: static
     if name in PER_EPISODE:
         return lambda context: make_policy(name, context)
     if name in BASELINES:
@@ -69,10 +82,17 @@ def build_policy(name: str, scenario: Scenario, seed: int) -> PolicyMaker:
     try:
         policy: Policy = load_named(name, policy_context(scenario, seed))
     except (PolicyFileError, PolicyMismatchError) as exc:
-        names = ", ".join([*BASELINES, *shipped_names()])
+        names = ", ".join([*BASELINES, STATIC_SEARCH, *shipped_names()])
         known = "" if Path(name).exists() else f" (known: {names})"
         raise PolicyError(f"policy {name!r}: {exc}{known}") from None
     return lambda _context: policy
+
+
+def masked(make: PolicyMaker, scenario: Scenario) -> PolicyMaker:
+    """``make``'s policies with the nodes an observation says are down masked out."""
+    from agent.policies.coordination_reacting import DownNodeMask
+
+    return lambda context: DownNodeMask(make(context), scenario.network)
 
 
 def run_chunk(
