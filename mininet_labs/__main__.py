@@ -20,7 +20,7 @@ from agent.model.errors import InputError
 from agent.model.scenario import Scenario, load_scenario
 from mininet_labs.lab import Fault, LabConfig, LabFailed, LabRun, LabUnavailable
 from mininet_labs.reportfile import LabReportError
-from mininet_labs.slicing import slicing_command, slicing_parser
+from mininet_labs.slicing import SlicingLabConfig, slicing_command
 
 RESULTS = Path("results/labs")
 FAULT_HELP = (
@@ -216,12 +216,37 @@ def compare_command(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def _slicing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("slicing", help="slicing from measured demand, with meters on switches")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        default=SlicingLabConfig.out,
+        help="report directory (default: %(default)s)",
+    )
+    p.add_argument(
+        "--duration",
+        type=positive(float),
+        metavar="SECONDS",
+        default=SlicingLabConfig.duration,
+        help="wall seconds of traffic (default: %(default)s)",
+    )
+    p.add_argument(
+        "--interval",
+        type=positive(float),
+        metavar="SECONDS",
+        default=SlicingLabConfig.decision_interval,
+        help="the daemon's decision interval (default: %(default)s)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mininet_labs")
     sub = parser.add_subparsers(dest="command", required=True)
     _run_parser(sub)
     _compare_parser(sub)
-    slicing_parser(sub)
+    _slicing_parser(sub)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # tear the lab down as on Ctrl-C
     try:

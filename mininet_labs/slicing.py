@@ -321,41 +321,6 @@ def _base_config(cfg: SlicingLabConfig) -> LabConfig:
     return LabConfig(TRIANGLE, "shortest-path", cfg.duration, out=cfg.out)
 
 
-def slicing_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("slicing", help="slicing from measured demand, with meters on switches")
-    p.add_argument(
-        "--out",
-        type=Path,
-        metavar="DIR",
-        default=SlicingLabConfig.out,
-        help="report directory (default: %(default)s)",
-    )
-    p.add_argument(
-        "--duration",
-        type=_positive,
-        metavar="SECONDS",
-        default=SlicingLabConfig.duration,
-        help="wall seconds of traffic (default: %(default)s)",
-    )
-    p.add_argument(
-        "--interval",
-        type=_positive,
-        metavar="SECONDS",
-        default=SlicingLabConfig.decision_interval,
-        help="the daemon's decision interval (default: %(default)s)",
-    )
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not above 0")
-    return value
-
-
 def slicing_command(args: argparse.Namespace, argv: list[str] | None) -> int:
     from mininet_labs.slicing_report import write_files
 

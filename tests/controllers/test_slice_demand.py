@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from agent.model.scenario import load_scenario
 from agent.rules.slices import compile_slices
@@ -22,7 +21,8 @@ from tests.controllers.test_rules import apply
 from tests.controllers.test_slice_meters import DSCP_EF, slices, to_sink
 from tests.controllers.test_traffic import SINK_IP, ping, return_path
 from tests.support.ovs_testbed import OvsTestbed, Wiring
-from tests.support.processes import DEADLINE, ControllerProcess, wait_until
+from tests.support.processes import DEADLINE, ControllerProcess
+from tests.support.ring_bed import iperf_server, write_ring_scenario
 
 IPERF_PORT = 5298
 OFFERED_KBPS = 4000  # UDP payload; frames are 1,042 bytes for 1,000 of payload
@@ -30,53 +30,17 @@ METER_KBPS = 1000.0
 SECONDS = 12
 WINDOW_S = 6.0
 TOLERANCE = 0.15
-NAMES = {1: "pop0", 2: "pop1", 3: "pop2", 4: "pop3"}
-DEEPCOORD = TOPOLOGIES / "deepcoord/res"
-RING = """<?xml version='1.0' encoding='utf-8'?>
-<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
-  <key attr.name="NodeCap" attr.type="long" for="node" id="c"/>
-  <key attr.name="NodeType" attr.type="string" for="node" id="t"/>
-  <key attr.name="LinkFwdCap" attr.type="long" for="edge" id="l"/>
-  <key attr.name="LinkDelay" attr.type="long" for="edge" id="d"/>
-  <graph edgedefault="undirected">
-    <node id="0"><data key="c">0</data><data key="t">Ingress</data></node>
-    <node id="1"><data key="c">2</data><data key="t">Normal</data></node>
-    <node id="2"><data key="c">2</data><data key="t">Normal</data></node>
-    <node id="3"><data key="c">2</data><data key="t">Normal</data></node>
-    <edge source="0" target="1"><data key="l">1000</data><data key="d">1</data></edge>
-    <edge source="1" target="2"><data key="l">1000</data><data key="d">1</data></edge>
-    <edge source="2" target="3"><data key="l">1000</data><data key="d">1</data></edge>
-    <edge source="3" target="0"><data key="l">1000</data><data key="d">1</data></edge>
-  </graph>
-</graphml>
-"""
 
 
 @pytest.fixture
-def iperf_server(bed: OvsTestbed) -> Iterator[None]:
-    server = bed.popen_in_host("snk1", "iperf3", "-s", "-p", str(IPERF_PORT))
-    try:
-        wait_until(
-            lambda: f":{IPERF_PORT}" in bed.in_host("snk1", "ss", "-ltn"), "iperf3 listening"
-        )
+def iperf(bed: OvsTestbed) -> Iterator[None]:
+    with iperf_server(bed, "snk1", IPERF_PORT):
         yield
-    finally:
-        server.kill()
-        server.communicate(timeout=30)
 
 
 def backend_for(w: Wiring, controller: ControllerProcess, tmp: Path) -> ControllerBackend:
-    (tmp / "ring4.graphml").write_text(RING)
-    (tmp / "wiring.yaml").write_text(yaml.safe_dump(w.as_wiring_file(NAMES)))
-    scenario = {
-        "network": "ring4.graphml",
-        "service": str(DEEPCOORD / "service_functions/ab.yaml"),
-        "traffic": str(DEEPCOORD / "config/simulator/rand-arrival10_det-size001_duration100.yaml"),
-    }
-    (tmp / "scenario.yaml").write_text(yaml.safe_dump(scenario))
-    return ControllerBackend(
-        controller.address, str(tmp / "wiring.yaml"), load_scenario(tmp / "scenario.yaml")
-    )
+    scenario = write_ring_scenario(tmp, w)
+    return ControllerBackend(controller.address, str(tmp / "wiring.yaml"), load_scenario(scenario))
 
 
 async def measure_while_sending(
@@ -111,7 +75,7 @@ def test_measured_demand_is_the_offered_rate_before_the_meter(
     controller: ControllerProcess,
     bed: OvsTestbed,
     wiring: Wiring,
-    iperf_server: None,
+    iperf: None,
     tmp_path: Path,
 ) -> None:
     w = wiring

@@ -15,7 +15,8 @@ from agent.rules.slices import ROUTING_TABLE, SliceClass, compile_slices
 from tests.controllers.test_rules import apply
 from tests.controllers.test_traffic import IPV4, SINK_IP, ping, return_path
 from tests.support.ovs_testbed import OvsTestbed, Wiring
-from tests.support.processes import ControllerProcess, wait_until
+from tests.support.processes import ControllerProcess
+from tests.support.ring_bed import iperf_server
 
 DSCP_EF = 46
 IPERF_PORT = 5299
@@ -46,16 +47,9 @@ def slices(w: Wiring) -> list[SliceClass]:
 
 
 @pytest.fixture
-def iperf_server(bed: OvsTestbed) -> Iterator[None]:
-    server = bed.popen_in_host("snk1", "iperf3", "-s", "-p", str(IPERF_PORT))
-    try:
-        wait_until(
-            lambda: f":{IPERF_PORT}" in bed.in_host("snk1", "ss", "-ltn"), "iperf3 listening"
-        )
+def iperf(bed: OvsTestbed) -> Iterator[None]:
+    with iperf_server(bed, "snk1", IPERF_PORT):
         yield
-    finally:
-        server.kill()
-        server.communicate(timeout=30)
 
 
 def received_kbps(bed: OvsTestbed, offered_kbps: int, seconds: int = 4) -> float:
@@ -79,7 +73,7 @@ def slice_flow_line(bed: OvsTestbed) -> str:
 
 
 def test_meters_carry_allocations_and_cut_traffic_to_them(
-    controller: ControllerProcess, bed: OvsTestbed, wiring: Wiring, iperf_server: None
+    controller: ControllerProcess, bed: OvsTestbed, wiring: Wiring, iperf: None
 ) -> None:
     w = wiring
     first = compile_slices(slices(w), {"urllc": 4000.0, "mmtc": 1000.0})

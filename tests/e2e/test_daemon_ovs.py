@@ -27,7 +27,6 @@ import pytest
 import yaml
 
 from agent.rules.compiler import group_id
-from tests.conftest import DEEPCOORD
 from tests.support.ovs_testbed import HostSpec, OvsTestbed, TestbedSpec, Wiring, run
 from tests.support.processes import (
     ControllerProcess,
@@ -38,33 +37,15 @@ from tests.support.processes import (
     stop_group,
     wait_until,
 )
+from tests.support.ring_bed import NAMES, write_ring_scenario
 
 if os.geteuid() != 0:
     pytest.skip("OVS test beds need root (network namespaces, ovs-vsctl)", allow_module_level=True)
 
 AGENT = str(Path(sys.executable).with_name("agent"))
 TOKEN = "e2e-token-0123456789"
-NAMES = {1: "pop0", 2: "pop1", 3: "pop2", 4: "pop3"}
 SINK = "10.0.0.100"
 T = TypeVar("T")
-RING = """<?xml version='1.0' encoding='utf-8'?>
-<graphml xmlns="http://graphml.graphdrawing.org/xmlns">
-  <key attr.name="NodeCap" attr.type="long" for="node" id="c"/>
-  <key attr.name="NodeType" attr.type="string" for="node" id="t"/>
-  <key attr.name="LinkFwdCap" attr.type="long" for="edge" id="l"/>
-  <key attr.name="LinkDelay" attr.type="long" for="edge" id="d"/>
-  <graph edgedefault="undirected">
-    <node id="0"><data key="c">0</data><data key="t">Ingress</data></node>
-    <node id="1"><data key="c">2</data><data key="t">Normal</data></node>
-    <node id="2"><data key="c">2</data><data key="t">Normal</data></node>
-    <node id="3"><data key="c">2</data><data key="t">Normal</data></node>
-    <edge source="0" target="1"><data key="l">1000</data><data key="d">1</data></edge>
-    <edge source="1" target="2"><data key="l">1000</data><data key="d">1</data></edge>
-    <edge source="2" target="3"><data key="l">1000</data><data key="d">1</data></edge>
-    <edge source="3" target="0"><data key="l">1000</data><data key="d">1</data></edge>
-  </graph>
-</graphml>
-"""
 
 
 class Lab:
@@ -109,17 +90,8 @@ class Lab:
             raise TimeoutError(f"{exc}; the agent's log ends:\n{tail}") from None
 
     def write_config(self) -> Path:
-        (self.tmp / "ring4.graphml").write_text(RING)
-        (self.tmp / "wiring.yaml").write_text(yaml.safe_dump(self.wiring.as_wiring_file(NAMES)))
+        write_ring_scenario(self.tmp, self.wiring)
         (self.tmp / "token").write_text(TOKEN)
-        scenario = {
-            "network": "ring4.graphml",
-            "service": str(DEEPCOORD / "service_functions/ab.yaml"),
-            "traffic": str(
-                DEEPCOORD / "config/simulator/rand-arrival10_det-size001_duration100.yaml"
-            ),
-        }
-        (self.tmp / "scenario.yaml").write_text(yaml.safe_dump(scenario))
         config = {
             "backend": "controller",
             "scenario": "scenario.yaml",

@@ -28,8 +28,6 @@ import pytest
 import yaml
 
 from agent.rules.requests import request_cookie
-from tests.conftest import DEEPCOORD
-from tests.e2e.test_daemon_ovs import NAMES, RING
 from tests.support.ovs_testbed import HostSpec, OvsTestbed, TestbedSpec, Wiring, run
 from tests.support.processes import (
     ControllerProcess,
@@ -40,6 +38,7 @@ from tests.support.processes import (
     stop_group,
     wait_until,
 )
+from tests.support.ring_bed import NAMES, write_ring_scenario
 
 if os.geteuid() != 0:
     pytest.skip("OVS test beds need root (network namespaces, ovs-vsctl)", allow_module_level=True)
@@ -112,19 +111,10 @@ class Lab:
         self.starts = 0
 
     def write_config(self) -> Path:
-        (self.tmp / "ring4.graphml").write_text(RING)
+        write_ring_scenario(self.tmp, self.wiring)
         (self.tmp / "substrate.yaml").write_text(yaml.safe_dump(SUBSTRATE))
-        (self.tmp / "wiring.yaml").write_text(yaml.safe_dump(self.wiring.as_wiring_file(NAMES)))
         (self.tmp / "token").write_text(TOKEN)
         (self.tmp / "state").mkdir(exist_ok=True)
-        scenario = {
-            "network": "ring4.graphml",
-            "service": str(DEEPCOORD / "service_functions/ab.yaml"),
-            "traffic": str(
-                DEEPCOORD / "config/simulator/rand-arrival10_det-size001_duration100.yaml"
-            ),
-        }
-        (self.tmp / "scenario.yaml").write_text(yaml.safe_dump(scenario))
         config = {
             "backend": "controller",
             "scenario": "scenario.yaml",

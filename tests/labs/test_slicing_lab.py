@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from itertools import pairwise
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pytest
 from mininet_labs.lab import LabUnavailable, require_lab
 from mininet_labs.slicing import CLASSES, SlicingLab, SlicingLabConfig, demand_segments
 from mininet_labs.slicing_report import write_files
+from tests.labs.test_smoke import names_with
 
 STEADY_TOLERANCE = 0.15  # of the expected throughput, over a slice's steady bins
 
@@ -29,15 +29,6 @@ try:
     require_lab()
 except LabUnavailable as exc:
     pytest.skip(f"the Mininet lab cannot run here: {exc}", allow_module_level=True)
-
-
-def names_with(prefix: str) -> set[str]:
-    """Bridges and links whose name starts with ``prefix`` (one lab run's own)."""
-    bridges = subprocess.run(["ovs-vsctl", "list-br"], capture_output=True, text=True).stdout
-    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
-    names = set(bridges.split())
-    names |= {line.split(":")[1].strip().split("@")[0] for line in links.splitlines()}
-    return {n for n in names if n.startswith(prefix)}
 
 
 def test_the_demand_schedule_plays_the_scenario_and_the_spike() -> None:
