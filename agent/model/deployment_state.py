@@ -25,6 +25,7 @@ from typing import Protocol
 import numpy as np
 
 from agent.model.deployment import CostSpec, PathOption, Substrate
+from agent.model.deployment_outlook import Outlook, admission_margin
 
 EPS = 1e-9
 
@@ -88,13 +89,14 @@ class SubstrateState:
         self.bandwidth = list(substrate.bandwidth)
         self.hosted = [0] * substrate.n
         self.max_speed = max(substrate.speed)
+        self.outlook: Outlook | None = None  # the requests still to come, where known
 
     def copy(self) -> SubstrateState:
         other = SubstrateState.__new__(SubstrateState)
         other.substrate, other.service_rate = self.substrate, self.service_rate
         other.cpu, other.memory = list(self.cpu), list(self.memory)
         other.bandwidth, other.hosted = list(self.bandwidth), list(self.hosted)
-        other.max_speed = self.max_speed
+        other.max_speed, other.outlook = self.max_speed, self.outlook
         return other
 
     def processing(self, request: Request, i: int, server: int) -> float:
@@ -433,14 +435,21 @@ def place_by_weights(
     actions: np.ndarray,
     admission: bool = True,
     backtrack: int = 0,
+    fill: float | None = None,
 ) -> Decision:
-    """MADDPG-SD's decoding: the first agent's admission value below zero rejects; else
-    VNF by VNF, VNF i on the feasible server whose features score highest under agent i's
-    weights (the last agent's for positions beyond the agents). With ``backtrack`` > 0, an
-    agent that finds no server sends the choice back to the previous agent, which tries
-    its next-best server (depth first), until ``backtrack`` more servers have been tried."""
-    if admission and actions.shape[1] > SERVER_FEATURES and actions[0, SERVER_FEATURES] < 0:
-        return Rejection(request.id, ADMISSION_REASON)
+    """MADDPG-SD's decoding: the first agent's admission value below zero rejects (with a
+    ``fill``, its value plus the request's ``admission_margin`` under the state's outlook:
+    the value shifts the outlook's threshold); else VNF by VNF, VNF i on the feasible
+    server whose features score highest under agent i's weights (the last agent's for
+    positions beyond the agents). With ``backtrack`` > 0, an agent that finds no server
+    sends the choice back to the previous agent, which tries its next-best server (depth
+    first), until ``backtrack`` more servers have been tried."""
+    if admission and actions.shape[1] > SERVER_FEATURES:
+        value = float(actions[0, SERVER_FEATURES])
+        if fill is not None:
+            value += request_margin(state, request, fill)
+        if value < 0:
+            return Rejection(request.id, ADMISSION_REASON)
     search = _Search(actions[:, :SERVER_FEATURES], request.length + backtrack)
     found = search.run(ChainPlan(state, request))
     if found is None:
@@ -450,6 +459,19 @@ def place_by_weights(
             "within the resources and the latency bound",
         )
     return found.placement()
+
+
+def request_margin(state: SubstrateState, request: Request, fill: float) -> float:
+    """``admission_margin`` of ``request`` now (1 when the state has no outlook)."""
+    return admission_margin(
+        sum(state.cpu),
+        sum(state.memory),
+        sum(request.cpu),
+        sum(request.memory),
+        request.duration,
+        state.outlook,
+        fill,
+    )
 
 
 @dataclass

@@ -5,7 +5,9 @@ Requests come from the scenario's generator (Poisson arrivals, ``arrivals_per_pe
 period on average, each at a uniform time within its period) or from its trace. Before a
 request is decided, every request that ends at or before its arrival departs. A policy's
 placement is checked against the residual resources and the latency bound before it is
-applied; one that fails counts as a rejection with the reason.
+applied; one that fails counts as a rejection with the reason. Before each decision the
+state's outlook says how many requests of the episode are not yet decided and what sizes
+the scenario brings (``agent.model.deployment_outlook``).
 
 Energy (Eq. 4) is integrated over time, from the first arrival to the last departure: the
 power of the substrate is constant between two events. An episode's cost is that energy
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agent.model.deployment import DeploymentScenario
+from agent.model.deployment_outlook import Outlook, generator_sizes
 from agent.model.deployment_state import (
     Decision,
     Placement,
@@ -81,6 +84,26 @@ def _draw_request(
 
 def _uniform(rng: np.random.Generator, span: tuple[float, float], count: int) -> tuple[float, ...]:
     return tuple(float(v) for v in rng.uniform(span[0], span[1], count))
+
+
+_SIZES: dict[int, tuple[DeploymentScenario, np.ndarray]] = {}  # by scenario, the last few
+
+
+def scenario_sizes(scenario: DeploymentScenario) -> np.ndarray:
+    """CPU and memory of whole chains as the scenario brings them: its trace's requests,
+    or a sample of its generator's (the outlook's sizes); computed once per scenario."""
+    cached = _SIZES.get(id(scenario))
+    if cached is not None and cached[0] is scenario:
+        return cached[1]
+    if scenario.trace is not None:
+        rows = [(sum(r.cpu), sum(r.memory)) for r in scenario.trace]
+        sizes = np.array(rows, dtype=float).reshape(len(rows), 2)
+    else:
+        sizes = generator_sizes(scenario.requests)
+    if len(_SIZES) >= 8:
+        _SIZES.pop(next(iter(_SIZES)))
+    _SIZES[id(scenario)] = (scenario, sizes)
+    return sizes
 
 
 def trace_requests(scenario: DeploymentScenario) -> list[Request]:
@@ -145,6 +168,7 @@ class DeploymentSim:
         self._departures: list[tuple[float, int, Request, Placement]] = []
         self._now = requests[0].arrival if requests else 0.0
         self._power = self.state.power(scenario.cost)
+        self._sizes = scenario_sizes(scenario)
 
     @property
     def done(self) -> bool:
@@ -155,6 +179,10 @@ class DeploymentSim:
         """The request to decide, once the departures up to its arrival have happened."""
         request = self.requests[self.index]
         self._advance(request.arrival)
+        remaining = len(self.requests) - self.index
+        if self.state.outlook is None or self.state.outlook.remaining != remaining:
+            rate = self.scenario.requests.arrivals_per_period
+            self.state.outlook = Outlook(remaining, rate, self._sizes)
         return request
 
     @property

@@ -22,8 +22,11 @@ critics are each one ``StackedMLP``: every agent's network in one batched call.
 
 The actors start from a prior ranking, the chain's latency lower bound first and the
 balance of each server's CPU and memory left second (``prior_latency``, ``prior_balance``),
-and from admitting every request that fits (their last layer's bias), and learn from
-there; exploration noise decays linearly from ``noise`` to ``final_noise``.
+and from the outlook's admission rule (``admission_fill``: the first agent's admission
+value, 0 at the start, shifts the rule's margin; ``agent.model.deployment_outlook``), and
+learn from there; exploration noise decays linearly from ``noise`` to ``final_noise``.
+With ``admission_fill`` 0 there is no rule: the admission value alone decides, starting
+from ``admission_bias`` (0.3 admits every request that fits).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from agent.model.deployment_state import (
     place_by_weights,
     request_reward,
 )
+from agent.policies.deployment.heuristics import ADMISSION_FILL
 from agent.policies.deployment.learned import DeploymentCard, ScoreNet, StackedMLP
 from agent.sim.deployment import DeploymentSim, generate_requests
 from agent.train.deployment_eval import BestCheckpoint
@@ -75,7 +79,8 @@ class MaddpgArgs:
     scarce_above: float = 0.65  # CPU in use (share) from which CPU has a price
     admission: bool = True
     backtrack: int = 50  # servers the agents may retry when a later one finds none
-    admission_bias: float = 0.3  # initial admission value (above 0: admit)
+    admission_bias: float = 0.0  # initial admission value (with the rule: the rule as it is)
+    admission_fill: float = ADMISSION_FILL  # the outlook's threshold rule (0: no rule)
     prior_latency: float = -0.96  # initial weight of the latency lower bound (tanh(-2))
     prior_balance: float = 0.5  # initial weight of the balance of CPU and memory left
     critic_warmup: int = 500  # updates of the critics alone before the actors learn
@@ -150,6 +155,7 @@ class Maddpg:
             agents=a,
             admission=args.admission,
             backtrack=args.backtrack,
+            admission_fill=args.admission_fill or None,
         )
         self.net = ScoreNet(card)
         with torch.no_grad():  # start from the prior ranking, admitting what fits
@@ -250,7 +256,9 @@ def run_training_episode(
         actions = agent.act(obs, noise, rng) * mask[:, None]
         before = sim.state.active_servers()
         used = 1.0 - sum(sim.state.cpu) / sum(sim.state.substrate.cpu)
-        decision = place_by_weights(sim.state, request, actions, args.admission, args.backtrack)
+        decision = place_by_weights(
+            sim.state, request, actions, args.admission, args.backtrack, args.admission_fill or None
+        )
         outcome = sim.submit(decision)
         reward = 0.0
         if outcome.accepted:

@@ -10,7 +10,8 @@ A chain that reaches a VNF no server can take is rejected (no backtracking).
 ``BalancedGreedy`` (``balanced-greedy``) is MADDPG-SD's prior without training: servers
 ranked by the chain's latency lower bound and the balance of their CPU and memory left,
 with MADDPG-SD's backtracking; a reference for what training adds, and the offline
-greedy's best pass.
+greedy's best pass. ``ThresholdGreedy`` (``threshold-greedy``) is the same with the
+outlook's admission rule (``agent.model.deployment_outlook``).
 """
 
 from __future__ import annotations
@@ -94,19 +95,39 @@ class LatencyGreedy(SequentialPolicy):
 
 
 class BalancedGreedy:
-    """Fixed weights over the server features, decoded as MADDPG-SD decodes its actions."""
+    """Fixed weights over the server features, decoded as MADDPG-SD decodes its actions;
+    with a ``fill``, requests are admitted by the outlook's threshold rule alone."""
 
     name = "balanced-greedy"
 
-    def __init__(self, latency: float = -0.96, balance: float = 0.5, backtrack: int = 50):
+    def __init__(
+        self,
+        latency: float = -0.96,
+        balance: float = 0.5,
+        backtrack: int = 50,
+        fill: float | None = None,
+    ) -> None:
         self.actions = np.zeros((1, ACTION_SIZE), np.float32)
         self.actions[0, LATENCY_FEATURE] = latency
         self.actions[0, BALANCE_FEATURE] = balance
-        self.actions[0, SERVER_FEATURES] = 1.0  # admit
-        self.backtrack = backtrack
+        self.actions[0, SERVER_FEATURES] = 1.0 if fill is None else 0.0  # admit / the rule
+        self.backtrack, self.fill = backtrack, fill
 
     def place(self, request: Request, state: SubstrateState) -> Decision:
-        return place_by_weights(state, request, self.actions, True, self.backtrack)
+        return place_by_weights(state, request, self.actions, True, self.backtrack, self.fill)
+
+
+ADMISSION_FILL = 0.8  # the threshold rule's default: the competitors fill 80 % of what is free
+
+
+class ThresholdGreedy(BalancedGreedy):
+    """``balanced-greedy`` admitting by the outlook's threshold rule: MADDPG-SD's prior
+    with the admission rule, untrained."""
+
+    name = "threshold-greedy"
+
+    def __init__(self, fill: float = ADMISSION_FILL) -> None:
+        super().__init__(fill=fill)
 
 
 HEURISTICS: dict[str, type[SequentialPolicy]] = {

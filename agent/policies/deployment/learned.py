@@ -7,7 +7,9 @@ that can take the next VNF (``ChainPlan.options``); what differs is how it ranks
   VNF's demands, the request's slack and size, the substrate's load) the actor of position
   i outputs a weight vector w_i in [-1, 1]^F and an admission value; the server whose
   features phi score highest, ``w_i . phi``, gets the VNF, and the first agent's admission
-  value below zero rejects the request (``place_by_weights``). The actors are evaluated
+  value below zero rejects the request (``place_by_weights``); with ``admission_fill`` in
+  the card, the value is added to the request's margin under the outlook's threshold rule
+  (``agent.model.deployment_outlook``), so that it shifts the rule. The actors are evaluated
   together (``StackedMLP``). Trained with centralised critics
   (agent.train.deployment_maddpg).
 - ``dqn``: one Q-network scores each candidate server from [request features, its
@@ -82,6 +84,8 @@ class DeploymentCard(BaseModel):
     servers: int = Field(default=1, ge=1, le=1000)  # ddpg: the substrate it was trained on
     admission: bool = True  # maddpg: the first agent's admission value may reject
     backtrack: int = Field(default=0, ge=0, le=10_000)  # maddpg: servers retried on dead ends
+    # maddpg: with a fill, the admission value shifts the outlook's threshold rule
+    admission_fill: float | None = Field(default=None, gt=0.0, le=4.0)
 
 
 class StackedMLP(nn.Module):
@@ -178,7 +182,9 @@ class LearnedPolicy:
         if card.algorithm == "maddpg":
             obs = torch.from_numpy(joint_observation(state, request, card.agents))
             actions = self.net.actions(obs).numpy()
-            return place_by_weights(state, request, actions, card.admission, card.backtrack)
+            return place_by_weights(
+                state, request, actions, card.admission, card.backtrack, card.admission_fill
+            )
         plan = ChainPlan(state, request)
         while not plan.done:
             options, features = option_matrix(plan)

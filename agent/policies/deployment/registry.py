@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from agent.model.deployment_state import PlacementPolicy
-from agent.policies.deployment.heuristics import HEURISTICS, BalancedGreedy
+from agent.policies.deployment.heuristics import HEURISTICS, BalancedGreedy, ThresholdGreedy
 from agent.policies.errors import UnknownPolicyError
 
 LEARNED = ("maddpg", "dqn", "ddpg", "pg")
-ONLINE = (*LEARNED, *HEURISTICS, BalancedGreedy.name)
+ONLINE = (*LEARNED, *HEURISTICS, BalancedGreedy.name, ThresholdGreedy.name)
 
 
 def make_deployment_policy(name: str, servers: int, shipped: Path | None = None) -> PlacementPolicy:
@@ -19,6 +19,8 @@ def make_deployment_policy(name: str, servers: int, shipped: Path | None = None)
         return HEURISTICS[name]()
     if name == BalancedGreedy.name:
         return BalancedGreedy()
+    if name == ThresholdGreedy.name:
+        return ThresholdGreedy()
     from agent.policies.deployment.learned import SHIPPED, load_policy
 
     directory = (shipped or SHIPPED) / name if name in LEARNED else Path(name)
