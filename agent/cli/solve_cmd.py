@@ -39,6 +39,18 @@ def _domains(text: str | None) -> tuple[int, ...]:
     return counts
 
 
+def _slacks(text: str | None) -> tuple[float, ...]:
+    if not text:
+        return ()
+    try:
+        slacks = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        fail(f"--corridor: expected slacks like 0,0.5, got {text!r}")
+    if any(not slack >= 0.0 for slack in slacks):
+        fail("--corridor: slacks must be at least 0")
+    return slacks
+
+
 @click.command("solve")
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option(
@@ -85,6 +97,18 @@ def _domains(text: str | None) -> tuple[int, ...]:
     default=1e-4,
     help="relative MIP gap at which a MILP counts as solved",
 )
+@click.option(
+    "--corridor",
+    "corridor_text",
+    metavar="SLACK[,SLACK...]",
+    help="a heuristic: a request may use only links on routes at most (1 + SLACK) times "
+    "its shortest; where that leaves no solution, the next SLACK, then all links (0,0.5)",
+)
+@click.option(
+    "--first-objective",
+    is_flag=True,
+    help="solve for instances + delay only, without the delay and link-count tie-breaks",
+)
 @click.option("--threads", type=click.IntRange(min=1), default=1, help="solver threads")
 @click.option(
     "--workers",
@@ -107,6 +131,8 @@ def solve_command(
     placement: str,
     time_limit: float,
     mip_gap: float,
+    corridor_text: str | None,
+    first_objective: bool,
     threads: int,
     workers: int,
     ray_address: str | None,
@@ -139,7 +165,7 @@ def solve_command(
             kmeans_seed=kmeans_seed,
             advertise=Advertise(advertise),
             placement=Placement(placement),
-            milp=MilpOptions(solver),
+            milp=MilpOptions(solver, not first_objective, _slacks(corridor_text)),
         )
         started = time.perf_counter()
         with _runner(workers, ray_address) as runner:

@@ -63,6 +63,25 @@ def test_levels_build_a_kmeans_hierarchy() -> None:
     assert summary["runtime_s"] <= sum(d["runtime_s"] for d in summary["domains"]) + 1e-3
 
 
+def test_corridor_and_first_objective_on_a_kmeans_hierarchy() -> None:
+    scenario = str(TOPOLOGIES_MILP / "janos-us-5.yaml")
+    args = ("--levels", "3", "--domains", "8,2", "--format", "json")
+    code, out, _ = solve(scenario, *args)
+    assert code == 0
+    exact = json.loads(out)
+    code, out, _ = solve(
+        scenario, *args, "--corridor", "0,0.5", "--first-objective", "--mip-gap", "0.05"
+    )
+    assert code == 0
+    cheap = json.loads(out)
+    assert cheap["status"] in {"optimal", "time_limit"}
+    assert cheap["total_delay_ms"] <= 1.1 * exact["total_delay_ms"]
+    assert all(d["gap"] <= 0.05 + 1e-9 for d in cheap["domains"])
+    for bad in ("-1", "0,x", "nan"):
+        code, _, err = solve(scenario, "--corridor", bad)
+        assert code == 2 and "--corridor" in err
+
+
 def test_table_output_names_every_domain() -> None:
     code, out, _ = solve(str(DATA / "graph_ml_scenario_1"), "--advertise", "1")
     assert code == 0

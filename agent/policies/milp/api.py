@@ -83,7 +83,7 @@ def solve_inputs(
     solver = settings.milp.solver
     if settings.upper_gap is not None:
         solver = replace(solver, mip_gap=settings.upper_gap)
-    upper = MilpOptions(solver, lexicographic=settings.upper_lexicographic)
+    upper = replace(settings.milp, solver=solver, lexicographic=settings.upper_lexicographic)
     return coordinate(
         plan, inputs.vnfs, inputs.requests, settings.milp, runner or serial_runner(), upper
     )

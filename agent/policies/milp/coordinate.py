@@ -81,6 +81,7 @@ class DomainReport:
     gap: float
     problem: str = ""  # infeasibility: the constraint family and constraints
     objective: float | None = None  # the domain MILP's first objective
+    widened: bool = False  # its first corridor left no solution: solved again, wider
 
     def as_dict(self) -> dict[str, object]:
         report: dict[str, object] = {
@@ -94,6 +95,8 @@ class DomainReport:
         }
         if self.problem:
             report["problem"] = self.problem
+        if self.widened:
+            report["widened"] = True
         return report
 
 
@@ -195,6 +198,7 @@ def _report(result: CoordinationResult, task: DomainTask, outcome: DomainResult)
             solution.gap,
             problem,
             solution.objective if solution.feasible else None,
+            solution.widened,
         )
     )
     result.solver_s += outcome.seconds

@@ -32,6 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from agent.model.hvc import Overlay, Problem, Request, total_rate
+from agent.policies.milp.corridor import corridors
 from agent.policies.milp.lp import INF, LpBuilder
 
 Key3 = tuple[str, int, str]
@@ -60,6 +61,7 @@ class CapacityRow:
 class MilpModel:
     problem: Problem
     elastic: bool = False
+    corridor: float | None = None  # each request's links within this detour (corridor.py)
     lp: LpBuilder = field(default_factory=LpBuilder)
     links: dict[str, Link] = field(default_factory=dict)
     x: dict[Key3, int] = field(default_factory=dict)
@@ -71,12 +73,18 @@ class MilpModel:
     slack: dict[int, CapacityRow] = field(default_factory=dict)  # slack column -> row
     rates: dict[str, list[float]] = field(default_factory=dict)
     caps: dict[str, float] = field(default_factory=dict)  # most a link carries (flow bound)
+    allowed: dict[str, list[str]] = field(default_factory=dict)  # request -> its links
+    hosted: dict[str, dict[str, None]] = field(default_factory=dict)  # request -> VNF paths
 
     def build(self) -> MilpModel:
         problem = self.problem
         self.links = _links(problem.overlay)
         self.rates = {name: problem.rates(r) for name, r in problem.requests.items()}
         self.caps = self._flow_caps()
+        if self.corridor is None:
+            self.allowed = {name: list(self.links) for name in problem.requests}
+        else:
+            self.allowed = corridors(problem, self.links, self.corridor)
         for request in problem.requests.values():
             self._request_columns(request)
         for request in problem.requests.values():
@@ -100,16 +108,33 @@ class MilpModel:
         return [p.id for p in self.problem.overlay.paths.values() if free or p.cpu > 0]
 
     def _request_columns(self, request: Request) -> None:
+        self._placement_columns(request)
+        lp, r = self.lp, request.name
+        rates, allowed = self.rates[r], self.allowed[r]
+        for k in range(self.n_arcs(request)):
+            bounds = [min(rates[k], self.caps.get(link, rates[k])) for link in allowed]
+            flows, used = lp.linked(bounds)  # flow <= bound * used, per link
+            self.flow.update(((r, k, link), col) for link, col in zip(allowed, flows, strict=True))
+            self.used.update(((r, k, link), col) for link, col in zip(allowed, used, strict=True))
+
+    def _placement_columns(self, request: Request) -> None:
+        """x (where each VNF runs, within the request's corridor if any) and stay."""
         lp, r = self.lp, request.name
         rates = self.rates[r]
+        within = set(self.allowed[r]) if self.corridor is not None else None
+        placed: set[str] = set()
         for i, vnf in enumerate(request.chain, start=1):
             cols = []
             for p in self.placeable(vnf):
+                if within is not None and p not in within:
+                    continue  # outside the request's corridor
                 col = self.x[(r, i, p)] = lp.var(0.0, rates[i - 1])
                 gamma = self._gamma(vnf, p)
                 lp.row([(col, 1.0), (gamma, -rates[i - 1])], ub=0.0)  # only where placed
                 cols.append(col)
+                placed.add(p)
             lp.row(((c, 1.0) for c in cols), rates[i - 1], rates[i - 1])  # all input served
+        self.hosted[r] = dict.fromkeys(p for p in self.problem.overlay.paths if p in placed)
         for i in range(1, len(request.chain)):
             slope = self.problem.vnfs[request.chain[i - 1]].out.slope
             for p in self.placeable(request.chain[i - 1]):
@@ -119,15 +144,6 @@ class MilpModel:
                 col = self.stay[(r, i, p)] = lp.var(0.0, rates[i])
                 lp.row([(col, 1.0), (self.x[(r, i, p)], -slope)], ub=0.0)
                 lp.row([(col, 1.0), (nxt, -1.0)], ub=0.0)
-        for k in range(self.n_arcs(request)):
-            bounds = [min(rates[k], self.caps.get(link, rates[k])) for link in self.links]
-            flows, used = lp.linked(bounds)  # flow <= bound * used, per link
-            self.flow.update(
-                ((r, k, link), col) for link, col in zip(self.links, flows, strict=True)
-            )
-            self.used.update(
-                ((r, k, link), col) for link, col in zip(self.links, used, strict=True)
-            )
 
     def _flow_caps(self) -> dict[str, float]:
         """The most one link can carry: its rate and that of the pools it is in (none
@@ -174,7 +190,7 @@ class MilpModel:
         r, rate = request.name, self.rates[request.name][k]
         balance: dict[str, list[tuple[int, float]]] = defaultdict(list)
         constant: dict[str, float] = defaultdict(float)
-        for link in self.links.values():
+        for link in map(self.links.__getitem__, self.allowed[r]):
             col = self.flow[(r, k, link.id)]
             balance[link.src].append((col, 1.0))
             balance[link.dst].append((col, -1.0))
@@ -182,12 +198,12 @@ class MilpModel:
             constant[request.ingress] += rate
         if k == len(request.chain) and request.egress is not None:
             constant[request.egress] -= rate
-        for path in self.problem.overlay.paths.values():
+        for path in map(self.problem.overlay.paths.__getitem__, self.hosted[r]):
             if k >= 1:  # supply: VNF k's output where its path ends
                 balance[path.dst] += [(c, -v) for c, v in self.out_terms(request, k, path.id)]
             if k + 1 <= len(request.chain):  # demand: VNF k+1's input where its path starts
                 balance[path.src] += self.in_terms(request, k + 1, path.id)
-        for node in set(balance) | set(constant):
+        for node in dict.fromkeys([*balance, *constant]):  # a fixed order: the same model
             value = constant.get(node, 0.0)
             self.lp.row(balance.get(node, []), value, value)
 
@@ -239,7 +255,7 @@ class MilpModel:
             (col, 1.0)
             for request in self.problem.requests.values()
             for k in range(self.n_arcs(request))
-            if (col := self.flow[(request.name, k, link)]) is not None
+            if (col := self.flow.get((request.name, k, link))) is not None
         ]
 
     def _link_rates(self) -> None:
@@ -271,6 +287,8 @@ class MilpModel:
         """hvc's beta: per request the largest of its "boxes", plus transit traffic."""
         terms = self._link_load(path)
         for request in self.problem.requests.values():
+            if path not in self.hosted[request.name]:
+                continue  # no VNF of this request there: every box empty
             boxes = list(self._boxes(request, path))
             if not any(boxes):
                 continue

@@ -4,6 +4,8 @@ placements and routes, and infeasibility explained by the constraint family.
 Stage 1 minimises instances + link delay; stage 2 the delay with stage 1's value held
 (its incumbent where the time ran out); stage 3 the number of used links with both held.
 Each stage starts from the previous solution and gets what is left of the time limit.
+With corridors (a heuristic, agent.policies.milp.corridor) each request's links are first
+those of short routes only, wider where that leaves no solution, at last all of them.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-
-import networkx as nx
 
 from agent.model.hvc import Problem
 from agent.policies.milp.lp import (
@@ -32,6 +32,7 @@ HOLD_TOL = 1e-6  # relative slack when a stage's value is held
 class MilpOptions:
     solver: SolverOptions = field(default_factory=SolverOptions)
     lexicographic: bool = True  # else: stage 1 only
+    corridor: tuple[float, ...] = ()  # detours tried in turn, then all links (corridor.py)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class Solution:
     flows: dict[tuple[str, int, str], float] = field(default_factory=dict)
     infeasibility: Infeasibility | None = None
     stages: tuple[Status, ...] = ()
+    widened: bool = False  # the first corridor left no solution: solved again, wider
 
     @property
     def feasible(self) -> bool:
@@ -78,11 +80,25 @@ class Solution:
 
 
 def solve_problem(problem: Problem, options: MilpOptions | None = None) -> Solution:
+    """With corridors, each request's links within the first detour, and where that
+    leaves no solution the next, then all links (the time of every solve counted)."""
     opts = options or MilpOptions()
     blocked = _structural_infeasibility(problem)
     if blocked is not None:
         return Solution(Status.INFEASIBLE, 0.0, 0, 0.0, 0, 0.0, 0.0, infeasibility=blocked)
-    model = MilpModel(problem).build()
+    slacks: list[float | None] = [*opts.corridor, None]
+    spent = 0.0
+    for tried, slack in enumerate(slacks):
+        solution = _solve_model(MilpModel(problem, corridor=slack).build(), opts)
+        solution = replace(solution, runtime_s=solution.runtime_s + spent, widened=tried > 0)
+        if solution.status is not Status.INFEASIBLE:
+            return solution
+        spent = solution.runtime_s
+    return replace(solution, infeasibility=_diagnose(problem, opts))
+
+
+def _solve_model(model: MilpModel, opts: MilpOptions) -> Solution:
+    """The lexicographic stages on a built model."""
     lp = model.lp
     budget = opts.solver.time_limit_s
     primary = model.instance_terms() + model.delay_terms()
@@ -90,12 +106,7 @@ def solve_problem(problem: Problem, options: MilpOptions | None = None) -> Solut
     first = solve_lp(lp, opts.solver)
     runtime = first.runtime_s
     if not first.has_solution:
-        solution = Solution(
-            first.status, 0.0, 0, 0.0, 0, first.gap, runtime, stages=(first.status,)
-        )
-        if first.status is Status.INFEASIBLE:
-            solution = replace(solution, infeasibility=_diagnose(problem, opts))
-        return solution
+        return Solution(first.status, 0.0, 0, 0.0, 0, first.gap, runtime, stages=(first.status,))
     best, stages = first, [first.status]
     if opts.lexicographic:
         for terms in (model.delay_terms(), model.link_terms()):
@@ -170,10 +181,11 @@ def _input_rate(model: MilpModel, vnf: str, path: str, values: Sequence[float]) 
 def _structural_infeasibility(problem: Problem) -> Infeasibility | None:
     """What no capacity could fix: a VNF that fits on no path, an egress out of reach."""
     overlay = problem.overlay
-    graph = nx.DiGraph()
-    graph.add_nodes_from(overlay.nodes)
-    graph.add_edges_from((link.src, link.dst) for link in overlay.edges.values())
-    graph.add_edges_from((path.src, path.dst) for path in overlay.paths.values())
+    graph: dict[str, set[str]] = {node: set() for node in overlay.nodes}
+    arcs = [(e.src, e.dst) for e in overlay.edges.values()]
+    for src, dst in arcs + [(p.src, p.dst) for p in overlay.paths.values()]:
+        graph.setdefault(src, set()).add(dst)
+        graph.setdefault(dst, set())
     for request in problem.requests.values():
         for vnf in request.chain:
             fn = problem.vnfs[vnf].cpu
@@ -187,10 +199,19 @@ def _structural_infeasibility(problem: Problem) -> Infeasibility | None:
             return Infeasibility(
                 ("routing",), (f"{request.name}: node {missing[0]} not in domain",)
             )
-        if request.egress is not None and not nx.has_path(graph, request.ingress, request.egress):
+        if request.egress is not None and request.egress not in _reachable(graph, request.ingress):
             problem_text = f"{request.name}: no route from {request.ingress} to {request.egress}"
             return Infeasibility(("routing",), (problem_text,))
     return None
+
+
+def _reachable(graph: dict[str, set[str]], source: str) -> set[str]:
+    seen, todo = {source}, [source]
+    while todo:
+        for nxt in graph[todo.pop()] - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
 
 
 def _diagnose(problem: Problem, options: MilpOptions) -> Infeasibility:
