@@ -10,7 +10,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
+from tests.support import blocking_guard
 from tests.support.blocking_guard import SLOW_CALLBACK_S, SlowCallbacks, slow_callback_limit
 
 INNER = """
@@ -27,7 +30,7 @@ def over() -> float:
 
 
 async def test_blocks():
-    time.sleep(asyncio.get_running_loop().slow_callback_duration + 0.3)  # blocks the loop
+    time.sleep(2 * asyncio.get_running_loop().slow_callback_duration + 0.3)  # blocks the loop
     await asyncio.sleep(0)
 
 
@@ -71,3 +74,20 @@ async def test_the_guard_watches_this_loop(blocking_guard: SlowCallbacks) -> Non
     await asyncio.sleep(0)
     assert len(blocking_guard.found) == 1 and " took " in blocking_guard.found[0]
     blocking_guard.found.clear()  # seen: this test does not fail
+
+
+def test_a_callback_caught_is_judged_again_against_the_load_after_the_test(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    guard = SlowCallbacks()
+    guard.limit = 0.5
+    guard.found = [
+        "Executing <Task a> took 0.600 seconds",
+        "Executing <Task b> took 5.000 seconds",
+    ]
+    monkeypatch.setattr(blocking_guard, "slow_callback_limit", lambda: 0.3)  # quieter now
+    assert len(guard.blocked()) == 2
+    monkeypatch.setattr(blocking_guard, "slow_callback_limit", lambda: 0.7)  # busier now
+    assert guard.blocked() == ["Executing <Task b> took 5.000 seconds"]
+    monkeypatch.setattr(blocking_guard, "slow_callback_limit", lambda: 100.0)  # at most 2x
+    assert guard.blocked() == ["Executing <Task b> took 5.000 seconds"]
