@@ -1,19 +1,26 @@
 """The substrate network: nodes with compute capacity, links with capacity and delay.
 
-Routing follows coord-sim: all-pairs shortest paths (Johnson) with edge weight
-``1 / (cap + 1 / delay)``, path delay the sum of link delays. Other routing modes
-(pure delay, hop count) are available for non-coord-sim scenarios.
+Routing follows coord-sim: all-pairs shortest paths (networkx's Johnson) with edge
+weight ``1 / (cap + 1 / delay)``, path delay the sum of link delays. Other routing modes
+(pure delay, hop count) are available for non-coord-sim scenarios. The paths are
+computed here as networkx's ``johnson`` computes them (the same Dijkstra, the same
+order of ties, the same results), without importing networkx.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
+
+Adjacency = dict[str, dict[str, tuple[float, float]]]  # node -> neighbour -> (weight, delay)
 
 
 class NodeKind(StrEnum):
@@ -105,6 +112,8 @@ class Network:
         down_links: Iterable[frozenset[str]] = (),
     ) -> nx.Graph:
         """A networkx graph of the working part of the network with routing weights."""
+        import networkx as nx
+
         dead_nodes, dead_links = set(down_nodes), set(down_links)
         graph = nx.Graph()
         graph.add_nodes_from(node.id for node in self.nodes if node.id not in dead_nodes)
@@ -131,15 +140,71 @@ class Network:
     def _shortest_paths(
         self, routing: Routing, down_nodes: frozenset[str], down_links: frozenset[frozenset[str]]
     ) -> dict[tuple[str, str], Path]:
-        graph = self.graph(routing, down_nodes, down_links)
+        adjacency = self._adjacency(routing, down_nodes, down_links)
+        if any(
+            w < 0 or math.isnan(w) for targets in adjacency.values() for w, _ in targets.values()
+        ):
+            return _networkx_paths(self.graph(routing, down_nodes, down_links))
         paths: dict[tuple[str, str], Path] = {}
-        for src, targets in nx.johnson(graph, weight="weight").items():
-            for dst, hops in targets.items():
-                delay = sum(graph[u][v]["delay"] for u, v in itertools.pairwise(hops))
+        for src in adjacency:
+            for dst, hops in _dijkstra_paths(adjacency, src).items():
+                delay = sum(adjacency[u][v][1] for u, v in itertools.pairwise(hops))
                 paths[(src, dst)] = Path(tuple(hops), float(delay))
-        for node in graph.nodes:  # johnson omits isolated nodes
-            paths.setdefault((node, node), Path((node,), 0.0))
         return paths
+
+    def _adjacency(
+        self, routing: Routing, dead_nodes: frozenset[str], dead_links: frozenset[frozenset[str]]
+    ) -> Adjacency:
+        """``graph()``'s adjacency without networkx: nodes in order, then each link's
+        ends in link order (a repeated link keeps its place and takes the last values)."""
+        adjacency: Adjacency = {node.id: {} for node in self.nodes if node.id not in dead_nodes}
+        for link in self.links:
+            if link.key in dead_links or link.a in dead_nodes or link.b in dead_nodes:
+                continue
+            edge = (_weight(link, routing), link.delay)
+            adjacency.setdefault(link.a, {})[link.b] = edge
+            adjacency.setdefault(link.b, {})[link.a] = edge
+        return adjacency
+
+
+def _dijkstra_paths(adjacency: Adjacency, source: str) -> dict[str, list[str]]:
+    """networkx's ``_dijkstra_multisource`` from one source with ``paths``: the nodes in
+    the order they are settled, each path through the first predecessor that gave the
+    node its final distance (ties broken by the order nodes were pushed)."""
+    settled: dict[str, float] = {}
+    seen: dict[str, float] = {source: 0}
+    pred: dict[str, str] = {}
+    counter = itertools.count()
+    fringe: list[tuple[float, int, str]] = [(0, next(counter), source)]
+    while fringe:
+        dist_v, _, v = heapq.heappop(fringe)
+        if v in settled:
+            continue
+        settled[v] = dist_v
+        for u, (cost, _delay) in adjacency[v].items():
+            vu_dist = dist_v + cost
+            if u not in settled and (u not in seen or vu_dist < seen[u]):
+                seen[u] = vu_dist
+                heapq.heappush(fringe, (vu_dist, next(counter), u))
+                pred[u] = v
+    paths = {source: [source]}
+    for v in itertools.islice(settled, 1, None):
+        paths[v] = [*paths[pred[v]], v]
+    return paths
+
+
+def _networkx_paths(graph: nx.Graph) -> dict[tuple[str, str], Path]:
+    """networkx's Johnson (negative weights: only links built by hand have them)."""
+    import networkx as nx
+
+    paths: dict[tuple[str, str], Path] = {}
+    for src, targets in nx.johnson(graph, weight="weight").items():
+        for dst, hops in targets.items():
+            delay = sum(graph[u][v]["delay"] for u, v in itertools.pairwise(hops))
+            paths[(src, dst)] = Path(tuple(hops), float(delay))
+    for node in graph.nodes:  # johnson omits isolated nodes
+        paths.setdefault((node, node), Path((node,), 0.0))
+    return paths
 
 
 def _weight(link: Link, routing: Routing) -> float:

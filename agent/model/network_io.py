@@ -3,8 +3,10 @@ hierarchical-coordination GML dialect (node ``cpu``, edge ``maxRate`` and ``dela
 
 Nodes are named ``pop<id>`` as coord-sim names them, so schedules and placements
 written for coord-sim apply unchanged. One pass over the file (agent.model.network_scan)
-finds the line of every element before networkx reads it; error messages give
-positions, never the file's content.
+finds the line of every element before it is read; error messages give positions, never
+the file's content. GraphML is read by agent.model.graphml, which gives what networkx's
+reader gives, on the standard library; networkx (imported only then) reads GML and the
+GraphML that reader leaves to it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from agent.model.errors import InputError
 from agent.model.geo import DEFAULT_DELAY_MS, propagation_delay_ms
+from agent.model.graphml import RawGraph, Unsupported, read_graphml
 from agent.model.network import Link, Network, Node, NodeKind
 from agent.model.network_checks import structure_warnings
 from agent.model.network_scan import ElementLines, scan_gml, scan_graphml
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 NODE_CAP_KEYS = ("NodeCap", "cpu")
 LINK_CAP_KEYS = ("LinkFwdCap", "maxRate")
@@ -50,10 +54,12 @@ def load_network(path: str | Path, options: NetworkOptions | None = None) -> Net
     file = Path(path)
     opts = options or NetworkOptions()
     raw, lines = _read_graph(file)
-    if raw.number_of_nodes() == 0:
+    if not raw.nodes:
         raise InputError(file, "", "the network has no nodes")
     names = {node: _node_name(node) for node in raw.nodes}
-    nodes = [_make_node(file, lines, raw, node, names[node], opts) for node in raw.nodes]
+    nodes = [
+        _make_node(file, lines, attrs, node, names[node], opts) for node, attrs in raw.nodes.items()
+    ]
     nodes = _apply_roles(file, nodes, opts)
     links, warnings = _make_links(file, lines, raw, names, opts)
     network = Network(name=file.stem, nodes=tuple(nodes), links=tuple(links), source=str(file))
@@ -61,18 +67,36 @@ def load_network(path: str | Path, options: NetworkOptions | None = None) -> Net
     return Network(network.name, network.nodes, network.links, network.source, tuple(warnings))
 
 
-def _read_graph(file: Path) -> tuple[nx.Graph, ElementLines]:
+def _read_graph(file: Path) -> tuple[RawGraph, ElementLines]:
     _check_file(file)
     suffix = file.suffix.lower()
     if suffix == ".graphml":
         lines = scan_graphml(file)
-        graph = _parse(file, "graphml", lambda: nx.read_graphml(file))
+        try:
+            graph = read_graphml(file)
+        except Unsupported:
+            graph = networkx_graphml(file)
+        except OSError as exc:
+            raise InputError(file, "", f"cannot read network file: {exc.strerror or exc}") from None
         return _as_int_ids(file, graph, lines), lines
     if suffix == ".gml":
         text = _ascii_text(file)
         lines = scan_gml(file, text)
-        return _read_gml(file, text, lines), lines
+        return _raw(_read_gml(file, text, lines)), lines
     raise InputError(file, "", "network files must end in .graphml or .gml")
+
+
+def networkx_graphml(file: Path) -> RawGraph:
+    """``file`` read by networkx's GraphML reader (what agent.model.graphml follows)."""
+    import networkx as nx
+
+    return _raw(_parse(file, "graphml", lambda: nx.read_graphml(file)))
+
+
+def _raw(graph: nx.Graph) -> RawGraph:
+    return RawGraph(
+        dict(graph.nodes(data=True)), list(graph.edges(data=True)), graph.is_directed(), graph.graph
+    )
 
 
 def _check_file(file: Path) -> None:
@@ -90,6 +114,8 @@ def _check_file(file: Path) -> None:
 def _parse(file: Path, kind: str, read: Callable[[], nx.Graph]) -> nx.Graph:
     """networkx's reader; its messages name structure (hyperedges, mixed directions),
     other exceptions only say what kind of problem it was."""
+    import networkx as nx
+
     try:
         with warnings.catch_warnings():  # yEd extras it skips: nothing the network needs
             warnings.simplefilter("ignore")
@@ -127,6 +153,8 @@ _GML_UNDEFINED = re.compile(r"^edge #(?P<i>\d+) has undefined (?:source|target) 
 
 
 def _read_gml(file: Path, text: str, lines: ElementLines) -> nx.Graph:
+    import networkx as nx
+
     try:
         return _parse_gml(file, text, lines)
     except nx.NetworkXError as exc:
@@ -141,6 +169,8 @@ def _read_gml(file: Path, text: str, lines: ElementLines) -> nx.Graph:
 
 
 def _parse_gml(file: Path, text: str, lines: ElementLines) -> nx.Graph:
+    import networkx as nx
+
     try:
         graph: nx.Graph = nx.parse_gml(text.splitlines(), label="id")
     except nx.NetworkXError:
@@ -178,7 +208,7 @@ def _gml_error(file: Path, message: str, lines: ElementLines) -> InputError:
     return InputError(file, "", f"not a readable gml network: {message.splitlines()[0]}")
 
 
-def _as_int_ids(file: Path, graph: nx.Graph, lines: ElementLines) -> nx.Graph:
+def _as_int_ids(file: Path, graph: RawGraph, lines: ElementLines) -> RawGraph:
     try:
         mapping = {node: int(node) for node in graph.nodes}
     except (TypeError, ValueError):
@@ -189,7 +219,7 @@ def _as_int_ids(file: Path, graph: nx.Graph, lines: ElementLines) -> nx.Graph:
         if other != node:
             problem = f"ids {other!r} and {node!r} both name node {number}"
             raise InputError(file, f"node {node!r}", problem, lines.node_line(node))
-    return nx.relabel_nodes(graph, mapping)
+    return graph.relabelled(mapping)
 
 
 def _node_name(node: Any) -> str:
@@ -213,9 +243,13 @@ def _number(file: Path, where: str, line: int | None, key: str, value: Any) -> f
 
 
 def _make_node(
-    file: Path, lines: ElementLines, raw: nx.Graph, node: Any, name: str, opts: NetworkOptions
+    file: Path,
+    lines: ElementLines,
+    attrs: dict[str, Any],
+    node: Any,
+    name: str,
+    opts: NetworkOptions,
 ) -> Node:
-    attrs = raw.nodes[node]
     where, line = f"node {node!r}", lines.node_line(node)
     cap_value = opts.node_caps.get(name, _first(attrs, NODE_CAP_KEYS))
     if cap_value is None:
@@ -281,11 +315,11 @@ def _apply_roles(file: Path, nodes: list[Node], opts: NetworkOptions) -> list[No
 
 
 def _make_links(
-    file: Path, lines: ElementLines, raw: nx.Graph, names: dict[Any, str], opts: NetworkOptions
+    file: Path, lines: ElementLines, raw: RawGraph, names: dict[Any, str], opts: NetworkOptions
 ) -> tuple[list[Link], list[str]]:
     links: dict[frozenset[str], Link] = {}
     warnings: list[str] = []
-    for u, v, attrs in raw.edges(data=True):
+    for u, v, attrs in raw.edges:
         where, line = f"edge ({u!r}, {v!r})", lines.edge_line(u, v)
         cap_value = _first(attrs, LINK_CAP_KEYS)
         cap = None if cap_value is None else _number(file, where, line, "LinkFwdCap", cap_value)

@@ -23,8 +23,9 @@ import torch
 from agent.envs.coordination import CoordinationEnv
 from agent.model.deepcoord import RATE_UNIT_MS
 from agent.model.scenario import Scenario
+from agent.policies.coordination.arrays import ActorArrays
 from agent.policies.coordination.card import PolicyCard
-from agent.policies.coordination.network import Actor
+from agent.policies.coordination.network import ACTIVATIONS, Actor, row_softmax
 from agent.policies.coordination.policy import (
     CARD_FORMAT,
     CARD_VERSION,
@@ -114,20 +115,38 @@ class TrainResult:
 
 # ------------------------------------------------------------------ evaluation
 def evaluate_actor(env: CoordinationEnv, actor: Actor, episodes: int, seed: int) -> float:
-    """Success ratio (succeeded / generated) of the deterministic actor over ``episodes``."""
+    """Success ratio (succeeded / generated) of the deterministic actor over ``episodes``.
+    The actor runs in numpy (``ActorArrays``, as shipped policies run): a snapshot of its
+    weights, several times cheaper a step than torch for one observation."""
+    arrays = ActorArrays.of(actor, activation_of(actor))
     successful = generated = 0
     for k in range(episodes):
         obs, _ = env.reset(seed=seed + k)
         for _ in range(env.episode_steps):
-            obs, _, _, _, _ = env.step(act(actor, obs))
+            obs, _, _, _, _ = env.step(arrays.forward(obs).astype(np.float32))
         successful += env.sim.successful
         generated += env.sim.generated
     return successful / generated if generated else 0.0
 
 
+def activation_of(actor: Actor) -> str:
+    """The name of the activation between ``actor``'s layers (relu where it has none)."""
+    kinds = {type(module) for module in actor.body}
+    return next((name for name, kind in ACTIVATIONS.items() if kind in kinds), "relu")
+
+
 def act(actor: Actor, obs: np.ndarray) -> np.ndarray:
-    with torch.no_grad():
-        out: np.ndarray = actor(torch.from_numpy(obs)[None])[0].numpy()
+    """The actor's weights for one observation: ``actor(obs[None])[0]``, the same
+    kernels on the same values, with the layers' ``forward`` called directly (a module
+    call's bookkeeping is a third of the time of so small a network)."""
+    with torch.inference_mode():
+        x = torch.from_numpy(obs)[None]
+        if type(actor) is not Actor:
+            out: np.ndarray = actor(x)[0].numpy()
+            return out
+        for module in actor.body:
+            x = module.forward(x)
+        out = row_softmax(x.view(1, -1, actor.n_nodes)).reshape(-1).numpy()
     return out
 
 
