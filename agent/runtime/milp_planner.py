@@ -7,12 +7,14 @@ process when the MILP policy's own rule says so (the smoothed ingress demand mov
 than its threshold from the demand planned for, or nodes or links failed or returned).
 Until the first plan arrives, ``PlanPending`` hands the cycle to the fallback, which
 reports why. A solve that fails is logged, the last plan stays, and the next solve waits
-``RETRY_AFTER`` predictions.
+``RETRY_AFTER`` predictions. The worker runs ``PLANNER_NICE`` steps nicer than the daemon:
+on a small machine a solve would otherwise take a core from the decision cycle.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import Future, ProcessPoolExecutor
 
 import structlog
@@ -26,6 +28,7 @@ log = structlog.get_logger("agent.milp")
 
 
 RETRY_AFTER = 10  # predictions
+PLANNER_NICE = 10  # the worker's niceness above the daemon's: the cycle gets the cores first
 
 
 class PlanPending(RuntimeError):
@@ -50,9 +53,17 @@ def plan_in_worker(
     return plan_for_demand(network, scenario.services, demand, config)
 
 
+def yield_to_daemon() -> None:
+    """In the worker process, at its start: run at a lower priority than the daemon, so
+    that a solve takes what the decision cycle leaves of the cores."""
+    os.nice(PLANNER_NICE)
+
+
 def planner_pool() -> ProcessPoolExecutor:
-    """One worker process, started fresh (not forked from a threaded daemon)."""
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    """One worker process, started fresh (not forked from a threaded daemon), at a lower
+    priority than the daemon."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=yield_to_daemon)
 
 
 class BackgroundMilpPolicy(MilpPolicy):

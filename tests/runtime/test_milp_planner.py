@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 
@@ -12,7 +13,12 @@ import pytest
 from agent.model.scenario import load_scenario
 from agent.runtime.config import AgentConfig
 from agent.runtime.cycle import DecisionCycle
-from agent.runtime.milp_planner import BackgroundMilpPolicy
+from agent.runtime.milp_planner import (
+    PLANNER_NICE,
+    BackgroundMilpPolicy,
+    planner_pool,
+    stop_pool,
+)
 from agent.runtime.records import CycleRecord
 from agent.southbound.sim_backend import SimBackend
 from tests.conftest import TOPOLOGIES
@@ -70,3 +76,12 @@ async def test_close_stops_the_planning_process(daemon: DecisionCycle) -> None:
         assert time.monotonic() - started < 30, "the planning process outlived close()"
         await asyncio.sleep(0.1)
     assert all(process.exitcode is not None for process in processes)
+
+
+def test_the_planning_process_runs_nicer_than_the_daemon() -> None:
+    pool = planner_pool()
+    try:
+        theirs = pool.submit(os.nice, 0).result(timeout=DEADLINE)
+    finally:
+        stop_pool(pool)
+    assert theirs == min(os.nice(0) + PLANNER_NICE, 19)
