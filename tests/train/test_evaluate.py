@@ -3,6 +3,7 @@ policy, summaries, chunks for parallel runs, the serial fallback without Ray."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -74,14 +75,26 @@ def test_chunked_episodes_equal_the_whole_run() -> None:
     assert summarise(parts) == summarise(whole)
 
 
-def test_without_ray_workers_run_serially_with_one_note(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_workers_run_in_processes_of_this_machine_without_ray(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     notes: list[str] = []
     plan = EvalPlan(abilene(1), ("random", "load-balance"), 3, 10, 11)
     parallel = evaluate(plan, workers=2, note=notes.append)
+    assert parallel == evaluate(plan) and notes == []
+    pids = run_tasks(os.getpid, [(), (), ()], 2)
+    assert len(pids) == 3 and os.getpid() not in pids and len(set(pids)) <= 2
+    assert run_tasks(divmod, [(7, 2), (9, 4)], 3) == [(3, 1), (2, 1)]  # in the jobs' order
+
+
+def test_a_cluster_address_without_ray_runs_serially_with_one_note(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    notes: list[str] = []
+    assert run_tasks(divmod, [(7, 2), (9, 4)], 3, "auto", note=notes.append) == [(3, 1), (2, 1)]
     assert notes == [RAY_MISSING]
-    assert parallel == evaluate(plan)
-    assert run_tasks(divmod, [(7, 2), (9, 4)], 3, note=notes.append) == [(3, 1), (2, 1)]
 
 
 def test_an_unknown_or_mismatched_policy_is_one_line(tmp_path: Path) -> None:
