@@ -285,10 +285,13 @@ def benchmark(
     return rows
 
 
-def workers_check(flows: Sequence[int], sets: int, rates: tuple[int, int]) -> list[str]:
-    """Serial against two worker processes on the 3-level runs with >= 4 domains."""
+def workers_check(
+    flows: Sequence[int], sets: int, rates: tuple[int, int], which: int = 2
+) -> list[str]:
+    """Serial against two worker processes on the 3-level runs with >= 4 domains, with
+    setting ``which`` (``--list``)."""
     substrate = annotate_like_hvc(read_sndlib_xml(JANOS))
-    setting = SETTINGS[2]
+    setting = ALL[which]
     serial: list[float] = []
     parallel: list[float] = []
     critical: list[float] = []
@@ -371,6 +374,9 @@ def main() -> None:
     parser.add_argument("--rates", default=f"{RATES[0]}-{RATES[1]}", help="initial rates")
     parser.add_argument("--no-workers", action="store_true", help="skip the workers check")
     parser.add_argument(
+        "--workers-setting", type=int, default=2, help="setting (--list) of the workers check"
+    )
+    parser.add_argument(
         "--settings", default="all", help="all, or indices into the settings (0,4-7)"
     )
     parser.add_argument("--list", action="store_true", help="list the settings and stop")
@@ -402,7 +408,10 @@ def main() -> None:
         *per_flows(rows, [s for s in settings if s in SETTINGS or s in HIGHLIGHT]),
     ]
     if not args.no_workers:
-        report += ["", *workers_check(span(args.flows), args.sets, (low, high))]
+        report += [
+            "",
+            *workers_check(span(args.flows), args.sets, (low, high), args.workers_setting),
+        ]
     load = ", ".join(f"{a:.1f}-{b:.1f}" for a, b in zip(load_before, os.getloadavg(), strict=True))
     report += ["", f"Load average (1, 5, 15 min) at start-end: {load}; {os.cpu_count()} CPUs."]
     (out / f"{args.name}.md").write_text("\n".join(report) + "\n")
