@@ -8,7 +8,11 @@ machine stretches (a step of 60 ms of work took 0.8 s with a load average of 10 
 the simulator's thread holding the GIL meanwhile), so the limit is ``SLOW_CALLBACK_S`` on an
 idle machine and grows with the load per core (``slow_callback_limit``). The load average
 lags behind a sudden rush of other work, so a callback caught is judged again after the
-test against the load then (up to twice the limit it started with). An ordinary
+test against the load then (up to twice the limit it started with). The objects alive
+when the test starts (the whole suite's imports: torch, numpy, ...) are frozen out of the
+garbage collector for the test (``gc.freeze``): a full collection walks them all, which
+takes 0.2 s here and about 1 s on a busy machine, and that pause is the test process's
+heap, not a blocking call of the code under test. An ordinary
 blocking call (a sleep, a subprocess, a synchronous request, reading a big file on the loop)
 still trips it. A test that blocks on purpose says so with ``@pytest.mark.allow_blocking``.
 
@@ -18,6 +22,7 @@ Loaded by ``tests/conftest.py`` (``pytest_plugins``).
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import logging
 import os
@@ -75,9 +80,11 @@ async def blocking_guard() -> AsyncIterator[SlowCallbacks]:
     loop.slow_callback_duration = handler.limit = slow_callback_limit()
     logger.disabled = False
     logger.addHandler(handler)
+    gc.freeze()  # what is alive now is not the test's to collect
     try:
         yield handler
     finally:
+        gc.unfreeze()
         logger.removeHandler(handler)
         loop.set_debug(before[0])
         loop.slow_callback_duration, logger.disabled = before[1], before[2]

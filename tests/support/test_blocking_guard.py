@@ -4,6 +4,7 @@ awaits does not, and a test can opt out."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import subprocess
 import sys
@@ -91,3 +92,9 @@ def test_a_callback_caught_is_judged_again_against_the_load_after_the_test(
     assert guard.blocked() == ["Executing <Task b> took 5.000 seconds"]
     monkeypatch.setattr(blocking_guard, "slow_callback_limit", lambda: 100.0)  # at most 2x
     assert guard.blocked() == ["Executing <Task b> took 5.000 seconds"]
+
+
+async def test_the_objects_alive_before_the_test_are_left_out_of_collections(
+    blocking_guard: SlowCallbacks,
+) -> None:
+    assert gc.get_freeze_count() > 0  # the suite's imports, frozen for this test
