@@ -88,6 +88,8 @@ class SubstrateState:
         self.memory = list(substrate.memory)
         self.bandwidth = list(substrate.bandwidth)
         self.hosted = [0] * substrate.n
+        # per server: the end (arrival + duration) of each request it hosts, with counts
+        self.ends: list[dict[float, int]] = [{} for _ in range(substrate.n)]
         self.max_speed = max(substrate.speed)
         self.outlook: Outlook | None = None  # the requests still to come, where known
 
@@ -96,6 +98,7 @@ class SubstrateState:
         other.substrate, other.service_rate = self.substrate, self.service_rate
         other.cpu, other.memory = list(self.cpu), list(self.memory)
         other.bandwidth, other.hosted = list(self.bandwidth), list(self.hosted)
+        other.ends = [dict(ends) for ends in self.ends]
         other.max_speed, other.outlook = self.max_speed, self.outlook
         return other
 
@@ -127,6 +130,29 @@ class SubstrateState:
         for j, path in enumerate(placement.paths):
             for link in path:
                 self.bandwidth[link] -= sign * request.bandwidth[j]
+        end = request.arrival + request.duration
+        for server in set(placement.servers):
+            ends = self.ends[server]
+            count = ends.get(end, 0) + (1 if sign > 0 else -1)
+            if count > 0:
+                ends[end] = count
+            else:
+                ends.pop(end, None)
+
+    def active_extension(self, request: Request, servers: tuple[int, ...] | list[int]) -> float:
+        """Server-periods of activity that placing ``request`` on ``servers`` adds: its
+        duration for a server now idle, and for an active one the time by which the request
+        outlasts every request the server hosts (the energy Eq. (4) charges beyond
+        standby, per unit of active power)."""
+        end = request.arrival + request.duration
+        added = 0.0
+        for server in set(servers):
+            ends = self.ends[server]
+            if not self.hosted[server] or not ends:
+                added += request.duration
+            else:
+                added += max(0.0, end - max(ends))
+        return added
 
     def release(self, request: Request, placement: Placement) -> None:
         self.apply(request, placement, -1.0)
@@ -417,6 +443,15 @@ def option_matrix(plan: ChainPlan) -> tuple[list[Option], np.ndarray]:
 # MADDPG-SD's actions: per agent, weights over the server features, then an admission
 # value (read from the first agent only: below zero rejects the request)
 ACTION_SIZE = SERVER_FEATURES + 1
+ACTIVE_FEATURE, PREVIOUS_FEATURE = 2, 3  # server_features: active, the previous VNF's server
+CANDIDATES = 20  # whole placements per search pass where the decoding weighs energy
+# the passes of that search: the agents' weights, then with a bonus for active servers
+# and for the previous VNF's server (placements that wake no server)
+_CONSOLIDATION_PASSES: tuple[tuple[tuple[int, float], ...], ...] = (
+    (),
+    ((ACTIVE_FEATURE, 1.0),),
+    ((PREVIOUS_FEATURE, 1.0),),
+)
 ADMISSION_REASON = "admission: refused to keep resources for later requests"
 
 
@@ -436,6 +471,8 @@ def place_by_weights(
     admission: bool = True,
     backtrack: int = 0,
     fill: float | None = None,
+    energy: float | None = None,
+    candidates: int = CANDIDATES,
 ) -> Decision:
     """MADDPG-SD's decoding: the first agent's admission value below zero rejects (with a
     ``fill``, its value plus the request's ``admission_margin`` under the state's outlook:
@@ -443,22 +480,53 @@ def place_by_weights(
     server whose features score highest under agent i's weights (the last agent's for
     positions beyond the agents). With ``backtrack`` > 0, an agent that finds no server
     sends the choice back to the previous agent, which tries its next-best server (depth
-    first), until ``backtrack`` more servers have been tried."""
+    first), until ``backtrack`` more servers have been tried.
+
+    With an ``energy`` weight (ms per server-period), the search does not stop at the
+    first whole placement: it collects up to ``candidates`` placements under the agents'
+    weights, and as many again under the same weights with a bonus for servers already
+    active and for the previous VNF's server, and keeps the one with the least ``latency
+    + energy x active_extension`` (the paper's two costs, latency and the energy of
+    servers kept on, in one sum; the first found among equals)."""
     if admission and actions.shape[1] > SERVER_FEATURES:
         value = float(actions[0, SERVER_FEATURES])
         if fill is not None:
             value += request_margin(state, request, fill)
         if value < 0:
             return Rejection(request.id, ADMISSION_REASON)
-    search = _Search(actions[:, :SERVER_FEATURES], request.length + backtrack)
-    found = search.run(ChainPlan(state, request))
-    if found is None:
-        return Rejection(
-            request.id,
-            f"no server can take VNF {search.deepest + 1} of {request.length} "
-            "within the resources and the latency bound",
-        )
-    return found.placement()
+    weights = actions[:, :SERVER_FEATURES]
+    plan = ChainPlan(state, request)
+    if energy is None:
+        search = _Search(weights, request.length + backtrack)
+        found = search.run(plan)
+        if found is None:
+            return _no_server(request, search.deepest)
+        return found.placement()
+    leaves: list[ChainPlan] = []
+    deepest = 0
+    for bonus in _CONSOLIDATION_PASSES:
+        shifted = weights.copy()
+        for feature, value in bonus:
+            shifted[:, feature] += value
+        search = _Search(shifted, request.length + backtrack + candidates, candidates)
+        search.run(plan)
+        leaves += search.leaves
+        deepest = max(deepest, search.deepest)
+    if not leaves:
+        return _no_server(request, deepest)
+    best = min(
+        leaves,
+        key=lambda leaf: leaf.latency + energy * state.active_extension(request, leaf.servers),
+    )
+    return best.placement()
+
+
+def _no_server(request: Request, deepest: int) -> Rejection:
+    return Rejection(
+        request.id,
+        f"no server can take VNF {deepest + 1} of {request.length} "
+        "within the resources and the latency bound",
+    )
 
 
 def request_margin(state: SubstrateState, request: Request, fill: float) -> float:
@@ -476,25 +544,31 @@ def request_margin(state: SubstrateState, request: Request, fill: float) -> floa
 
 @dataclass
 class _Search:
-    """Depth first over each agent's ranking, trying at most ``budget`` servers."""
+    """Depth first over each agent's ranking, trying at most ``budget`` servers, until
+    ``limit`` whole placements are found (``leaves``)."""
 
     weights: np.ndarray
     budget: int
+    limit: int = 1
     deepest: int = 0  # the furthest VNF that found no server
+    leaves: list[ChainPlan] = field(default_factory=list)
 
     def run(self, plan: ChainPlan) -> ChainPlan | None:
+        """The first whole placement found (the search goes on to ``limit``)."""
+        self._walk(plan)
+        return self.leaves[0] if self.leaves else None
+
+    def _walk(self, plan: ChainPlan) -> None:
         if plan.done:
-            return plan
+            self.leaves.append(plan)
+            return
         self.deepest = max(self.deepest, plan.position)
         options, features = option_matrix(plan)
         scores = features @ self.weights[min(plan.position, len(self.weights) - 1)]
         for k in np.argsort(-scores, kind="stable"):
-            if self.budget <= 0:
-                return None
+            if self.budget <= 0 or len(self.leaves) >= self.limit:
+                return
             self.budget -= 1
             child = plan.branch()
             child.take(options[int(k)])
-            found = self.run(child)
-            if found is not None:
-                return found
-        return None
+            self._walk(child)

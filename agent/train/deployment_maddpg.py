@@ -48,7 +48,7 @@ from agent.model.deployment_state import (
     place_by_weights,
     request_reward,
 )
-from agent.policies.deployment.heuristics import ADMISSION_FILL
+from agent.policies.deployment.heuristics import ADMISSION_FILL, ENERGY_WEIGHT
 from agent.policies.deployment.learned import DeploymentCard, ScoreNet, StackedMLP
 from agent.sim.deployment import DeploymentSim, generate_requests
 from agent.train.deployment_eval import BestCheckpoint
@@ -81,6 +81,7 @@ class MaddpgArgs:
     backtrack: int = 50  # servers the agents may retry when a later one finds none
     admission_bias: float = 0.0  # initial admission value (with the rule: the rule as it is)
     admission_fill: float = ADMISSION_FILL  # the outlook's threshold rule (0: no rule)
+    energy_weight: float = ENERGY_WEIGHT  # the decoding's ms per server-period (0: first found)
     prior_latency: float = -0.96  # initial weight of the latency lower bound (tanh(-2))
     prior_balance: float = 0.5  # initial weight of the balance of CPU and memory left
     critic_warmup: int = 500  # updates of the critics alone before the actors learn
@@ -156,6 +157,7 @@ class Maddpg:
             admission=args.admission,
             backtrack=args.backtrack,
             admission_fill=args.admission_fill or None,
+            energy_weight=args.energy_weight or None,
         )
         self.net = ScoreNet(card)
         with torch.no_grad():  # start from the prior ranking, admitting what fits
@@ -257,7 +259,13 @@ def run_training_episode(
         before = sim.state.active_servers()
         used = 1.0 - sum(sim.state.cpu) / sum(sim.state.substrate.cpu)
         decision = place_by_weights(
-            sim.state, request, actions, args.admission, args.backtrack, args.admission_fill or None
+            sim.state,
+            request,
+            actions,
+            args.admission,
+            args.backtrack,
+            args.admission_fill or None,
+            args.energy_weight or None,
         )
         outcome = sim.submit(decision)
         reward = 0.0

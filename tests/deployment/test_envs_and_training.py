@@ -109,12 +109,13 @@ def test_smoke_train_save_load(bundled: DeploymentScenario, tmp_path: Path, algo
 
 @pytest.mark.usefixtures("one_thread")
 def test_maddpg_starts_from_its_prior_and_admits(bundled: DeploymentScenario) -> None:
-    """Untrained actors rank as balanced-greedy (latency bound, then CPU/memory balance)."""
+    """Untrained actors rank as balanced-greedy (latency bound, then CPU/memory balance),
+    and decode with the same energy weight."""
     args = MaddpgArgs(bundled, requests=1, warmup=10**6, validate_every=0, backtrack=3)
     untrained = LearnedPolicy(train(args).net)
     requests = generate_requests(bundled, 3, 40)
     ours = run_episode(bundled, untrained, requests)
-    prior = run_episode(bundled, BalancedGreedy(backtrack=3), requests)
+    prior = run_episode(bundled, BalancedGreedy(backtrack=3, energy=args.energy_weight), requests)
     assert ours.accepted == prior.accepted and ours.latency_sum == pytest.approx(prior.latency_sum)
     assert not any(reason == ADMISSION_REASON for reason in ours.reasons)
 

@@ -86,6 +86,9 @@ class DeploymentCard(BaseModel):
     backtrack: int = Field(default=0, ge=0, le=10_000)  # maddpg: servers retried on dead ends
     # maddpg: with a fill, the admission value shifts the outlook's threshold rule
     admission_fill: float | None = Field(default=None, gt=0.0, le=4.0)
+    # maddpg: with a weight (ms per server-period), the decoding weighs the servers kept on
+    # against latency over several whole placements (``place_by_weights``)
+    energy_weight: float | None = Field(default=None, ge=0.0, le=1000.0)
 
 
 class StackedMLP(nn.Module):
@@ -183,7 +186,13 @@ class LearnedPolicy:
             obs = torch.from_numpy(joint_observation(state, request, card.agents))
             actions = self.net.actions(obs).numpy()
             return place_by_weights(
-                state, request, actions, card.admission, card.backtrack, card.admission_fill
+                state,
+                request,
+                actions,
+                card.admission,
+                card.backtrack,
+                card.admission_fill,
+                card.energy_weight,
             )
         plan = ChainPlan(state, request)
         while not plan.done:
