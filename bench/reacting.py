@@ -9,8 +9,10 @@ Per scenario: the regime teacher and its imitation are trained
 (``agent.train.reacting``, randomised episodes), then every policy plays the same
 episodes under hashing semantics (episode k: seed SEED + k): ``static-search`` (the
 cross-entropy search on the scenario's own traffic, failures included, on training seeds,
-its schedule then held fixed), the regime teacher, the trained actor, both with down
-nodes masked (``mask-down:``), and the baselines.
+its schedule then held fixed), the regime oracle (the teacher's schedules played by the
+regime in force, which no policy can see: the ceiling of switching by regime), the regime
+teacher, the trained actor, both with down nodes masked (``mask-down:``), and the
+baselines.
 
     python bench/reacting.py [--episodes 30] [--seed 1234] [--only trace,failure]
 
@@ -37,7 +39,7 @@ from agent.model.scenario import Scenario, load_scenario  # noqa: E402
 from agent.policies.coordination_reacting import DownNodeMask  # noqa: E402
 from agent.train.evaluate import EvalPlan, evaluate, summarise  # noqa: E402
 from agent.train.reacting import ReactingArgs, train_reacting  # noqa: E402
-from agent.train.regimes import scenario_family  # noqa: E402
+from agent.train.regimes import RegimeOracle, scenario_family  # noqa: E402
 from agent.train.rollout import run_episodes  # noqa: E402
 from agent.train.static_search import check_disjoint, default_args  # noqa: E402
 
@@ -74,6 +76,8 @@ def run_one(kind: str, episodes: int, seed: int) -> dict[str, Any]:
     policies["regime-teacher+mask-down"] = _episodes(
         scenario, lambda: DownNodeMask(teacher, scenario.network), episodes, seed
     )
+    oracle = RegimeOracle(teacher, scenario)
+    policies["regime-oracle"] = _episodes(scenario, lambda: oracle, episodes, seed)
     summary["regimes"] = {r.name: round(s, 4) for r, s in zip(regimes, result.scores, strict=True)}
     summary["train_s"] = round(trained_s, 1)
     return summary
@@ -86,6 +90,7 @@ def _episodes(scenario: Scenario, make: Any, episodes: int, seed: int) -> dict[s
 
 ROWS = (
     "static-search",
+    "regime-oracle",
     "regime-teacher",
     "regime-teacher+mask-down",
     "regime-actor",

@@ -12,6 +12,11 @@ under which the observed ingress rates are likeliest (Poisson counts per control
 read as a Gaussian: variance ``expected x rate_unit / interval`` in observation units).
 It reads only the observation, as any policy.
 
+``RegimeOracle`` is the same teacher told the truth: it plays the schedule of the regime
+in force (``regime_in_force``: the scenario's own trace and failures at the decision's
+time). No policy can see that; it is the ceiling of switching schedules by regime, and
+shows whether a scenario's regimes are worth telling apart at all.
+
 ``Randomisation`` draws the training episodes (domain randomisation): every ingress's
 rate scaled, an ingress switched off, one ingress at double rate for a random window, a
 node failing at a random time. ``randomised`` applies one draw to a scenario; the
@@ -119,6 +124,46 @@ class RegimeTeacher:
 
     def predict(self, observation: Observation) -> Decision:
         return self.decisions[self.choose(observation)]
+
+
+def regime_in_force(base: Scenario, regimes: Sequence[Regime], time: float) -> int:
+    """Index of the regime of ``regimes`` that ``base`` is in at ``time`` ms of its
+    episode: the one with the same nodes down (the failures in force then) whose mean
+    inter-arrival times are nearest to the trace's (in log ratio; an ingress off counts
+    as far from any rate), the first among equals."""
+    means = base_means(base, time)
+    down = {
+        f.node
+        for f in base.failures
+        if f.node is not None and f.down_at <= time and (f.up_at is None or time < f.up_at)
+    }
+
+    def distance(state: Regime) -> float:
+        mismatch = len(set(state.down) ^ down)
+        gap = 0.0
+        for node, mean in state.means:
+            now = means.get(node)
+            if (mean is None) != (now is None):
+                gap += 10.0
+            elif mean is not None and now is not None:
+                gap += abs(float(np.log(mean / now)))
+        return 1000.0 * mismatch + gap
+
+    return min(range(len(regimes)), key=lambda k: distance(regimes[k]))
+
+
+class RegimeOracle(RegimeTeacher):
+    """``RegimeTeacher``'s schedules, played by the regime in force (``regime_in_force``)
+    instead of the one the observation suggests: the ceiling of switching by regime."""
+
+    def __init__(self, teacher: RegimeTeacher, base: Scenario) -> None:
+        self.__dict__.update(teacher.__dict__)
+        self.name = "regime-oracle"
+        self.base = base
+        self.episode_ms = base.steps * base.run_duration  # the trace repeats every episode
+
+    def choose(self, observation: Observation, failures: bool = True) -> int:
+        return regime_in_force(self.base, self.regimes, observation.time % self.episode_ms)
 
 
 # ------------------------------------------------------------------ randomised episodes

@@ -21,10 +21,12 @@ from agent.sim.engine import Simulator
 from agent.train.reacting import ActorPolicy, ReactingArgs, fit, train_reacting
 from agent.train.regimes import (
     Randomisation,
+    RegimeOracle,
     RegimeTeacher,
     Timeline,
     doubled,
     randomised,
+    regime_in_force,
     scenario_family,
     scenario_regimes,
 )
@@ -111,6 +113,25 @@ def test_the_teacher_switches_schedule_when_the_observation_changes() -> None:
     assert teacher.predict(normal) is not teacher.predict(busy)
     failed = observed({"pop0": 1.0, "pop1": 1.0, "pop2": 1.0}, frozenset({"pop8"}))
     assert teacher.choose(failed) == 2
+
+
+def test_the_oracle_plays_the_regime_in_force_whatever_it_observes() -> None:
+    rate = bundled("ratechange")
+    regimes = scenario_regimes(rate, ["pop1"], [])
+    assert [regime_in_force(rate, regimes, t) for t in (0.0, 5_000.0, 9_000.0, 15_000.0)] == [
+        0,
+        0,
+        1,
+        0,
+    ]
+    failure = bundled("failure")
+    both = scenario_regimes(failure, ["pop1"], ["pop8"])  # normal, pop1x2, pop8-down
+    assert [regime_in_force(failure, both, t) for t in (7_000.0, 9_000.0, 16_500.0)] == [0, 2, 0]
+    oracle = RegimeOracle(teacher_of(rate), rate)
+    calm = observed({"pop0": 1.0, "pop1": 1.0, "pop2": 1.0})
+    late = dataclasses.replace(calm, time=29_000.0)  # 9 s into the second episode
+    assert oracle.choose(calm) == 0 and oracle.choose(late) == 1
+    assert np.array_equal(oracle.weights(late), teacher_of(rate).schedules[1])
 
 
 def test_the_mask_never_sends_traffic_to_a_node_seen_down() -> None:
