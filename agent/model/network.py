@@ -9,13 +9,14 @@ order of ties, the same results), without importing networkx.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
+
+from agent.model.shortest import dijkstra
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -171,22 +172,7 @@ def _dijkstra_paths(adjacency: Adjacency, source: str) -> dict[str, list[str]]:
     """networkx's ``_dijkstra_multisource`` from one source with ``paths``: the nodes in
     the order they are settled, each path through the first predecessor that gave the
     node its final distance (ties broken by the order nodes were pushed)."""
-    settled: dict[str, float] = {}
-    seen: dict[str, float] = {source: 0}
-    pred: dict[str, str] = {}
-    counter = itertools.count()
-    fringe: list[tuple[float, int, str]] = [(0, next(counter), source)]
-    while fringe:
-        dist_v, _, v = heapq.heappop(fringe)
-        if v in settled:
-            continue
-        settled[v] = dist_v
-        for u, (cost, _delay) in adjacency[v].items():
-            vu_dist = dist_v + cost
-            if u not in settled and (u not in seen or vu_dist < seen[u]):
-                seen[u] = vu_dist
-                heapq.heappush(fringe, (vu_dist, next(counter), u))
-                pred[u] = v
+    settled, pred = dijkstra(source, lambda v: ((u, cost) for u, (cost, _) in adjacency[v].items()))
     paths = {source: [source]}
     for v in itertools.islice(settled, 1, None):
         paths[v] = [*paths[pred[v]], v]

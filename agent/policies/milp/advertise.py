@@ -22,7 +22,6 @@ removed as routes take them), choosing between equally short routes as networkx 
 
 from __future__ import annotations
 
-import heapq
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -39,6 +38,8 @@ from agent.model.hvc import (
     lowest_level_overlay,
 )
 from agent.model.hvc_topology import DomainSpec
+from agent.model.shortest import dijkstra
+from agent.model.shortest import route as route_of
 
 Adjacency = dict[str, dict[str, dict[str, float]]]  # u -> v -> link id -> delay
 SINK = "<t>"  # joins a group's nodes for the search
@@ -314,30 +315,12 @@ def _shortest_route(graph: Adjacency, source: str, target: str) -> list[str] | N
     (as networkx's ``dijkstra_path``). None when ``target`` is out of reach."""
     if source not in graph:
         return None
-    done: dict[str, float] = {}
-    best: dict[str, float] = {source: 0.0}
-    before: dict[str, str] = {}
-    order = itertools.count()
-    fringe: list[tuple[float, int, str]] = [(0.0, next(order), source)]
-    while fringe:
-        dist, _, node = heapq.heappop(fringe)
-        if node in done:
-            continue
-        done[node] = dist
-        if node == target:
-            break
-        for nxt, parallel in graph.get(node, {}).items():
-            length = dist + min(parallel.values())
-            if nxt not in done and (nxt not in best or length < best[nxt]):
-                best[nxt] = length
-                before[nxt] = node
-                heapq.heappush(fringe, (length, next(order), nxt))
-    if target not in done:
-        return None
-    hops = [target]
-    while hops[-1] in before:
-        hops.append(before[hops[-1]])
-    return hops[::-1]
+
+    def arcs(node: str) -> Iterable[tuple[str, float]]:
+        return ((nxt, min(parallel.values())) for nxt, parallel in graph.get(node, {}).items())
+
+    settled, pred = dijkstra(source, arcs, target)
+    return route_of(pred, source, target) if target in settled else None
 
 
 def _advertised(

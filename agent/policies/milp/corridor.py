@@ -12,13 +12,13 @@ last all links. A request without an egress keeps every link.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from agent.model.hvc import Problem, Request
+from agent.model.shortest import dijkstra
 
 ABS_TOL = 1e-9
 
@@ -55,17 +55,7 @@ def adjacency(arcs: Iterable[Arc], reverse: bool = False) -> Adjacency:
 
 def distances(graph: Adjacency, source: str) -> dict[str, float]:
     """Shortest delays from ``source`` over ``graph`` (Dijkstra)."""
-    best = {source: 0.0}
-    queue = [(0.0, source)]
-    while queue:
-        dist, node = heapq.heappop(queue)
-        if dist > best.get(node, math.inf):
-            continue
-        for nxt, delay in graph.get(node, ()):
-            if dist + delay < best.get(nxt, math.inf):
-                best[nxt] = dist + delay
-                heapq.heappush(queue, (dist + delay, nxt))
-    return best
+    return dijkstra(source, lambda node: graph.get(node, ()))[0]
 
 
 def hosts(problem: Problem, request: Request) -> list[tuple[str, str, float]]:
