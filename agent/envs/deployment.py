@@ -26,18 +26,15 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from agent.model.deployment import DeploymentScenario
-from agent.model.deployment_state import (
+from agent.model.deployment_decoding import (
     ACTION_SIZE,
     REQUEST_FEATURES,
     SERVER_FEATURES,
-    ChainPlan,
-    Decision,
-    Rejection,
     option_matrix,
     place_by_weights,
     request_features,
-    request_reward,
 )
+from agent.model.deployment_state import ChainPlan, Decision, Rejection, request_reward
 from agent.sim.deployment import DeploymentSim, generate_requests
 
 

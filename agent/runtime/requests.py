@@ -19,12 +19,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
 from agent.model.deployment import MAX_CHAIN, DeploymentScenario
-from agent.model.deployment_state import (
-    Placement,
-    PlacementPolicy,
-    Request,
-    SubstrateState,
-)
+from agent.model.deployment_state import Placement, PlacementPolicy, Request, SubstrateState
 from agent.model.wiring import Wiring
 from agent.rules.intents import FlowIntent, MatchValue
 from agent.rules.requests import (

@@ -22,17 +22,13 @@ import numpy as np
 import torch
 
 from agent.model.deployment import DeploymentScenario
-from agent.model.deployment_state import (
+from agent.model.deployment_decoding import (
     REQUEST_FEATURES,
     SERVER_FEATURES,
-    ChainPlan,
-    Option,
-    Rejection,
-    Request,
     option_matrix,
     request_features,
-    request_reward,
 )
+from agent.model.deployment_state import ChainPlan, Option, Rejection, Request, request_reward
 from agent.policies.deployment.heuristics import no_server_reason
 from agent.policies.deployment.learned import (
     Algorithm,

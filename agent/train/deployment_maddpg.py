@@ -39,15 +39,14 @@ import numpy as np
 import torch
 
 from agent.model.deployment import DeploymentScenario
-from agent.model.deployment_state import (
+from agent.model.deployment_decoding import (
     ACTION_SIZE,
     REQUEST_FEATURES,
     SERVER_FEATURES,
-    Request,
     joint_observation,
     place_by_weights,
-    request_reward,
 )
+from agent.model.deployment_state import Request, request_reward
 from agent.policies.deployment.heuristics import ADMISSION_FILL, ENERGY_WEIGHT
 from agent.policies.deployment.learned import DeploymentCard, ScoreNet, StackedMLP
 from agent.sim.deployment import DeploymentSim, generate_requests

@@ -4,7 +4,8 @@ choice between lower latency and servers already on."""
 from __future__ import annotations
 
 from agent.model.deployment import DeploymentScenario
-from agent.model.deployment_state import Placement, Request, SubstrateState, place_by_weights
+from agent.model.deployment_decoding import place_by_weights
+from agent.model.deployment_state import Placement, Request, SubstrateState
 from agent.policies.deployment.heuristics import BalancedGreedy, ThresholdGreedy
 from agent.sim.deployment import generate_requests, run_episode
 

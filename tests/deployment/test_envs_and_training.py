@@ -10,16 +10,13 @@ from click.testing import CliRunner
 from agent.cli.main import cli
 from agent.envs.deployment import DeploymentGymEnv, DeploymentParallelEnv
 from agent.model.deployment import DeploymentScenario
-from agent.model.deployment_state import (
+from agent.model.deployment_decoding import (
     ACTION_SIZE,
     ADMISSION_REASON,
     SERVER_FEATURES,
-    Placement,
-    Rejection,
-    Request,
-    SubstrateState,
     place_by_weights,
 )
+from agent.model.deployment_state import Placement, Rejection, Request, SubstrateState
 from agent.policies.deployment.heuristics import BalancedGreedy
 from agent.policies.deployment.learned import LearnedPolicy, load_policy, save_policy
 from agent.policies.errors import PolicyFileError

@@ -10,13 +10,9 @@ import pytest
 import torch
 
 from agent.model.deployment import DeploymentScenario
+from agent.model.deployment_decoding import ADMISSION_REASON
 from agent.model.deployment_outlook import Outlook, admission_margin, generator_sizes
-from agent.model.deployment_state import (
-    ADMISSION_REASON,
-    Placement,
-    Rejection,
-    SubstrateState,
-)
+from agent.model.deployment_state import Placement, Rejection, SubstrateState
 from agent.policies.deployment.heuristics import BalancedGreedy, ThresholdGreedy
 from agent.policies.deployment.learned import DeploymentCard, ScoreNet, save_policy
 from agent.policies.deployment.registry import make_deployment_policy

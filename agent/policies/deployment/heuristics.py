@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from agent.model.deployment_decoding import ACTION_SIZE, SERVER_FEATURES, place_by_weights
 from agent.model.deployment_state import (
-    ACTION_SIZE,
-    SERVER_FEATURES,
     ChainPlan,
     Decision,
     Option,
     Rejection,
     Request,
     SubstrateState,
-    place_by_weights,
 )
 
 LATENCY_FEATURE = 4  # the server features: the chain's latency lower bound through it

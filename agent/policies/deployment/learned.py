@@ -38,20 +38,22 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from agent.model.deployment_state import (
+from agent.model.deployment_decoding import (
     ACTION_SIZE,
     REQUEST_FEATURES,
     SERVER_FEATURES,
+    joint_observation,
+    option_matrix,
+    place_by_weights,
+    request_features,
+)
+from agent.model.deployment_state import (
     ChainPlan,
     Decision,
     Option,
     Rejection,
     Request,
     SubstrateState,
-    joint_observation,
-    option_matrix,
-    place_by_weights,
-    request_features,
 )
 from agent.policies.deployment.heuristics import no_server_reason
 from agent.policies.errors import PolicyFileError

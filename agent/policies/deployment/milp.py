@@ -43,13 +43,7 @@ from typing import Any
 import numpy as np
 
 from agent.model.deployment import Substrate
-from agent.model.deployment_state import (
-    Decision,
-    Placement,
-    Rejection,
-    Request,
-    SubstrateState,
-)
+from agent.model.deployment_state import Decision, Placement, Rejection, Request, SubstrateState
 from agent.policies.deployment.offline_greedy import best_greedy, busy_sets
 
 

@@ -17,12 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from agent.model.deployment import Substrate
-from agent.model.deployment_state import (
-    Placement,
-    PlacementPolicy,
-    Request,
-    SubstrateState,
-)
+from agent.model.deployment_state import Placement, PlacementPolicy, Request, SubstrateState
 from agent.policies.deployment.heuristics import BalancedGreedy, FirstFit, LatencyGreedy
 
 
