@@ -25,7 +25,7 @@ from agent.model.deepcoord import RATE_UNIT_MS
 from agent.model.scenario import Scenario
 from agent.policies.coordination.arrays import ActorArrays
 from agent.policies.coordination.card import PolicyCard
-from agent.policies.coordination.network import ACTIVATIONS, Actor, row_softmax
+from agent.policies.coordination.network import ACTIVATIONS, Actor
 from agent.policies.coordination.policy import (
     CARD_FORMAT,
     CARD_VERSION,
@@ -137,16 +137,12 @@ def activation_of(actor: Actor) -> str:
 
 def act(actor: Actor, obs: np.ndarray) -> np.ndarray:
     """The actor's weights for one observation: ``actor(obs[None])[0]``, the same
-    kernels on the same values, with the layers' ``forward`` called directly (a module
-    call's bookkeeping is a third of the time of so small a network)."""
+    kernels on the same values, with ``forward`` called directly (a module call's
+    bookkeeping is a large part of the time of so small a network; see ``run_layers``)."""
     with torch.inference_mode():
         x = torch.from_numpy(obs)[None]
-        if type(actor) is not Actor:
-            out: np.ndarray = actor(x)[0].numpy()
-            return out
-        for module in actor.body:
-            x = module.forward(x)
-        out = row_softmax(x.view(1, -1, actor.n_nodes)).reshape(-1).numpy()
+        forward = actor.forward if type(actor) is Actor else actor
+        out: np.ndarray = forward(x)[0].numpy()
     return out
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from agent.policies.coordination.network import mlp
+from agent.policies.coordination.network import mlp, run_layers
 from agent.train.coordination_common import (
     TrainProgress,
     TrainResult,
@@ -43,6 +43,7 @@ from agent.train.coordination_common import (
     run_directory,
 )
 from agent.train.coordination_config import DeepCoordConfig
+from agent.train.learner import adam, soft_update, step_on
 from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
 from agent.train.resume import evaluate_and_checkpoint, start_run
@@ -74,14 +75,7 @@ class Critic(nn.Module):
         self.net = mlp([obs_size + action_size, *hidden, 1], activation)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        out: torch.Tensor = self.net(torch.cat([obs, action], dim=-1)).squeeze(-1)
-        return out
-
-
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters(), strict=True):
-            t.mul_(1 - tau).add_(s, alpha=tau)
+        return run_layers(self.net, torch.cat([obs, action], dim=-1)).squeeze(-1)
 
 
 def actor_objective(
@@ -116,8 +110,9 @@ def train(settings: TrainSettings) -> TrainResult:
     critic = Critic(obs_size, action_size, args.critic_hidden, args.critic_activation)
     actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
     imitation = copy.deepcopy(actor).requires_grad_(False)  # the BC anchor (bc_weight)
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.actor_lr)
-    critic_opt = torch.optim.Adam(critic.parameters(), lr=args.lr)
+    actor_opt = adam(actor.parameters(), args.actor_lr)
+    critic_opt = adam(critic.parameters(), args.lr)
+    actor_params = list(actor.parameters())
     modules: dict[str, Any] = {"actor": actor, "critic": critic, "actor_target": actor_target}
     modules |= {"critic_target": critic_target, "actor_opt": actor_opt, "critic_opt": critic_opt}
     modules["imitation"] = imitation
@@ -158,9 +153,7 @@ def train(settings: TrainSettings) -> TrainResult:
                 actor_loss = actor_objective(
                     critic, batch.obs, actor(batch.obs), anchor, args.bc_weight
                 )
-                actor_opt.zero_grad()
-                actor_loss.backward()  # type: ignore[no-untyped-call]
-                actor_opt.step()
+                step_on(actor_loss, actor_params, actor_opt)
             soft_update(actor_target, actor, args.tau)
             soft_update(critic_target, critic, args.tau)
             updates += 1

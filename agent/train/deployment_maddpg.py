@@ -51,6 +51,7 @@ from agent.policies.deployment.heuristics import ADMISSION_FILL, ENERGY_WEIGHT
 from agent.policies.deployment.learned import DeploymentCard, ScoreNet, StackedMLP
 from agent.sim.deployment import DeploymentSim, generate_requests
 from agent.train.deployment_eval import BestCheckpoint
+from agent.train.learner import soft_update
 
 LATENCY_FEATURE = 4  # index of the latency lower bound among the server features
 BALANCE_FEATURE = 8  # index of the balance of CPU and memory left
@@ -221,12 +222,8 @@ class Maddpg:
         self.actor_opt.step()
 
     def _soft_update(self) -> None:
-        tau = self.args.tau
-        pairs = ((self.target_net, self.net), (self.target_critics, self.critics))
-        with torch.no_grad():
-            for target, source in pairs:
-                for t, s in zip(target.parameters(), source.parameters(), strict=True):
-                    t.mul_(1 - tau).add_(s, alpha=tau)
+        soft_update(self.target_net, self.net, self.args.tau)
+        soft_update(self.target_critics, self.critics, self.args.tau)
 
 
 def shaped_reward(

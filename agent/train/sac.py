@@ -29,7 +29,8 @@ from agent.train.coordination_common import (
     run_directory,
 )
 from agent.train.coordination_config import DeepCoordConfig
-from agent.train.ddpg import Critic, decayed, soft_update
+from agent.train.ddpg import Critic, decayed
+from agent.train.learner import adam, soft_update, step_on
 from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
 from agent.train.resume import evaluate_and_checkpoint, start_run
@@ -81,8 +82,9 @@ def train(settings: TrainSettings) -> TrainResult:
         Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
     ]
     critic_targets = copy.deepcopy(critics)
-    actor_opt = torch.optim.Adam(policy.parameters(), lr=args.lr)
-    critic_opt = torch.optim.Adam([p for c in critics for p in c.parameters()], lr=args.lr)
+    actor_opt = adam(policy.parameters(), args.lr)
+    critic_opt = adam([p for c in critics for p in c.parameters()], args.lr)
+    policy_params = list(policy.parameters())
     modules: dict[str, Any] = {"policy": policy, "critic1": critics[0], "critic2": critics[1]}
     modules |= {"critic1_target": critic_targets[0], "critic2_target": critic_targets[1]}
     modules |= {"actor_opt": actor_opt, "critic_opt": critic_opt}
@@ -129,9 +131,7 @@ def train(settings: TrainSettings) -> TrainResult:
                 new_action, log_p = policy.sample(batch.obs)
                 q = torch.min(critics[0](batch.obs, new_action), critics[1](batch.obs, new_action))
                 actor_loss = (args.alpha * log_p - q).mean()
-                actor_opt.zero_grad()
-                actor_loss.backward()
-                actor_opt.step()
+                step_on(actor_loss, policy_params, actor_opt)
             for target_net, critic in zip(critic_targets, critics, strict=True):
                 soft_update(target_net, critic, args.tau)
             updates += 1

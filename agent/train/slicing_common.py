@@ -40,12 +40,6 @@ class Selected:
     ratio: float
 
 
-def soft_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    with torch.no_grad():
-        for t, s in zip(target.parameters(), source.parameters(), strict=True):
-            t.mul_(1 - tau).add_(s, alpha=tau)
-
-
 def pricing_of(scenario: SlicingScenario, guess_steps: int) -> Pricing:
     problem = scenario.problem(0)
     return Pricing(problem.utility, problem.capacity, guess_steps)

@@ -32,6 +32,7 @@ from agent.model.slicing import Array, SlicingProblem, SlicingScenario
 from agent.model.slicing_utility import Layout
 from agent.policies.slicing.admm import AdmmTrace, admm
 from agent.policies.slicing.learned import LearnedSlave
+from agent.train.learner import soft_update
 from agent.train.replay import ReplayBuffer
 from agent.train.slicing_common import (
     KeepBest,
@@ -41,7 +42,6 @@ from agent.train.slicing_common import (
     optimizers,
     pricing_of,
     save_slave_policy,
-    soft_update,
     write_config,
 )
 from agent.train.slicing_nets import SlaveActor, SlaveCritic

@@ -28,6 +28,7 @@ from torch import nn
 from agent.envs.slicing_multi import SlicingMultiEnv
 from agent.model.slicing import SlicingScenario
 from agent.model.slicing_price import CONTEXT
+from agent.train.learner import soft_update
 from agent.train.slicing_common import (
     KeepBest,
     Report,
@@ -36,7 +37,6 @@ from agent.train.slicing_common import (
     optimizers,
     pricing_of,
     save_slave_policy,
-    soft_update,
     write_config,
 )
 from agent.train.slicing_nets import SlaveActor, SlaveCritic, mlp

@@ -25,7 +25,8 @@ from agent.train.coordination_common import (
     run_directory,
 )
 from agent.train.coordination_config import DeepCoordConfig
-from agent.train.ddpg import Critic, decayed, soft_update
+from agent.train.ddpg import Critic, decayed
+from agent.train.learner import adam, soft_update, step_on
 from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
 from agent.train.resume import evaluate_and_checkpoint, start_run
@@ -66,9 +67,10 @@ def train(settings: TrainSettings) -> TrainResult:
         Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
     ]
     actor_target, critic_targets = copy.deepcopy(actor), copy.deepcopy(critics)
-    actor_opt = torch.optim.Adam(actor.parameters(), lr=args.lr)
+    actor_opt = adam(actor.parameters(), args.lr)
+    actor_params = list(actor.parameters())
     critic_params = [p for c in critics for p in c.parameters()]
-    critic_opt = torch.optim.Adam(critic_params, lr=args.lr)
+    critic_opt = adam(critic_params, args.lr)
     modules: dict[str, Any] = {"actor": actor, "critic1": critics[0], "critic2": critics[1]}
     modules |= {"actor_target": actor_target, "critic1_target": critic_targets[0]}
     modules |= {"critic2_target": critic_targets[1], "actor_opt": actor_opt}
@@ -116,9 +118,7 @@ def train(settings: TrainSettings) -> TrainResult:
             # delayed actor and target updates
             if step > args.warmup_actor and updates % args.policy_delay == 0:
                 actor_loss = -critics[0](batch.obs, actor(batch.obs)).mean()
-                actor_opt.zero_grad()
-                actor_loss.backward()
-                actor_opt.step()
+                step_on(actor_loss, actor_params, actor_opt)
                 soft_update(actor_target, actor, args.tau)
                 for target_net, critic in zip(critic_targets, critics, strict=True):
                     soft_update(target_net, critic, args.tau)

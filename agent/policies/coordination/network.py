@@ -19,7 +19,16 @@ from torch import nn
 
 from agent.policies.coordination.arrays import ActorArrays
 
-__all__ = ["ACTIVATIONS", "Actor", "ActorArrays", "actor_of", "linear_layers", "mlp", "row_softmax"]
+__all__ = [
+    "ACTIVATIONS",
+    "Actor",
+    "ActorArrays",
+    "actor_of",
+    "linear_layers",
+    "mlp",
+    "row_softmax",
+    "run_layers",
+]
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU}
 
@@ -34,6 +43,15 @@ def mlp(sizes: list[int], activation: str = "relu") -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def run_layers(layers: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """``layers(x)`` with each layer's ``forward`` called directly: the same kernels on the
+    same values, without a module call's bookkeeping (hooks, which these networks do not
+    use), which is a large part of the time of networks this small."""
+    for layer in layers:
+        x = layer.forward(x)
+    return x
+
+
 class Actor(nn.Module):
     """Observation -> schedule weights (softmax per row)."""
 
@@ -46,7 +64,7 @@ class Actor(nn.Module):
 
     def logits(self, obs: torch.Tensor) -> torch.Tensor:
         """(B, N * R, N) pre-softmax scores."""
-        out: torch.Tensor = self.body(obs)
+        out = run_layers(self.body, obs)
         return out.view(obs.shape[0], self.n_nodes * self.n_rows, self.n_nodes)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:

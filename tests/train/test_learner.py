@@ -1,0 +1,90 @@
+"""The learners' shared torch pieces give the values of the plain loops they replace."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from agent.policies.coordination.network import Actor, mlp, run_layers
+from agent.train.ddpg import Critic
+from agent.train.learner import adam, soft_update, step_on
+
+
+def _pair() -> tuple[nn.Module, nn.Module]:
+    torch.manual_seed(3)
+    source = mlp([7, 16, 16, 5])
+    target = mlp([7, 16, 16, 5])
+    return target, source
+
+
+def test_soft_update_is_the_loop_bit_for_bit() -> None:
+    target, source = _pair()
+    expected = copy.deepcopy(target)
+    with torch.no_grad():
+        for t, s in zip(expected.parameters(), source.parameters(), strict=True):
+            t.mul_(1 - 0.01).add_(s, alpha=0.01)
+    soft_update(target, source, 0.01)
+    for got, want in zip(target.parameters(), expected.parameters(), strict=True):
+        assert torch.equal(got, want)
+    assert not torch.equal(next(target.parameters()), next(source.parameters()))
+
+
+def test_soft_update_refuses_networks_of_another_shape() -> None:
+    target, _ = _pair()
+    with pytest.raises(ValueError, match="6 parameters from 4"):
+        soft_update(target, mlp([7, 16, 5]), 0.5)
+
+
+def test_step_on_moves_only_its_parameters_as_backward_would() -> None:
+    torch.manual_seed(5)
+    actor = Actor(4, 3, 2, [8])
+    critic = Critic(4, 18, [8], "relu")
+    twin_actor, twin_critic = copy.deepcopy(actor), copy.deepcopy(critic)
+    obs = torch.rand(6, 4)
+    plain = torch.optim.SGD(twin_actor.parameters(), lr=0.1)
+    loss = -twin_critic(obs, twin_actor(obs)).mean()
+    plain.zero_grad()
+    loss.backward()
+    plain.step()
+    critic_before = [p.clone() for p in critic.parameters()]
+    step_on(
+        -critic(obs, actor(obs)).mean(),
+        list(actor.parameters()),
+        torch.optim.SGD(actor.parameters(), lr=0.1),
+    )
+    for got, want in zip(actor.parameters(), twin_actor.parameters(), strict=True):
+        assert torch.equal(got, want)
+    assert all(p.grad is None for p in critic.parameters())  # no critic gradients computed
+    assert all(torch.equal(a, b) for a, b in zip(critic.parameters(), critic_before, strict=True))
+
+
+def test_fused_adam_follows_adam() -> None:
+    torch.manual_seed(7)
+    net = mlp([5, 32, 3])
+    twin, start = copy.deepcopy(net), copy.deepcopy(net)
+    fused, plain = adam(net.parameters(), 1e-3), torch.optim.Adam(twin.parameters(), lr=1e-3)
+    x, y = torch.rand(64, 5), torch.rand(64, 3)
+    for _ in range(300):
+        for model, optimiser in ((net, fused), (twin, plain)):
+            optimiser.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()  # type: ignore[no-untyped-call]
+            optimiser.step()
+    for got, want in zip(net.parameters(), twin.parameters(), strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+    moved = max(
+        (a - b).abs().max().item()
+        for a, b in zip(net.parameters(), start.parameters(), strict=True)
+    )
+    assert moved > 1e-2  # it learned something: the comparison is not of two idle networks
+
+
+def test_run_layers_is_the_module_call() -> None:
+    torch.manual_seed(9)
+    actor = Actor(4, 3, 2, [8, 8])
+    obs = torch.rand(5, 4)
+    assert torch.equal(run_layers(actor.body, obs), actor.body(obs))
+    weights = actor(obs).view(5, 6, 3)
+    assert torch.allclose(weights.sum(-1), torch.ones(5, 6))
