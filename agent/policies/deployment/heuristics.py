@@ -119,7 +119,7 @@ class BalancedGreedy:
         )
 
 
-ADMISSION_FILL = 0.8  # the threshold rule's default: the competitors fill 80 % of what is free
+ADMISSION_FILL = 0.9  # the threshold rule's default: the competitors fill 90 % of what is free
 # MADDPG-SD's decoding: ms of latency worth one server-period of activity beyond standby
 # (chosen on the validation seeds 5001-5040: below it latency falls and energy rises)
 ENERGY_WEIGHT = 0.6
