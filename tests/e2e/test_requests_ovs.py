@@ -245,6 +245,18 @@ def test_delete_removes_exactly_its_flows(lab: Lab) -> None:
     assert after == {s: before[s] - gone[s] for s in before}  # nothing else changed
 
 
+def test_expiry_removes_exactly_its_flows(lab: Lab) -> None:
+    before = lab.flows()
+    match = {"ipv4_src": "10.0.0.2", "ipv4_dst": "10.0.0.100"}
+    status, brief = lab.call("POST", "/requests", {**BODY, "duration_s": 15.0, "match": match})
+    assert status == 201, brief
+    cookie = request_cookie(brief["id"])
+    lab.wait(lambda: count(lab.flows(cookie)) > 0, "its flows installed before it expires")
+    lab.wait(lambda: lab.call("GET", f"/requests/{brief['id']}")[0] == 404, "its expiry")
+    lab.wait(lambda: lab.flows() == before, "its flows gone, the others as they were")
+    assert count(lab.flows(cookie)) == 0
+
+
 def test_a_restart_keeps_the_request_and_its_flows(lab: Lab) -> None:
     status, listing = lab.call("GET", "/requests")
     (record,) = listing["requests"]
