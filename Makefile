@@ -5,7 +5,8 @@ BIN := $(VENV)/bin
 
 .PHONY: setup system-deps run sim test lint bench clean
 
-$(BIN)/.installed: pyproject.toml
+# setup.py compiles the simulator's core (agent/sim/flows.py, fastpath.py and their .pxd)
+$(BIN)/.installed: pyproject.toml setup.py $(wildcard agent/sim/flows.p* agent/sim/fastpath.p*)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,train,ray,solve,multiagent]'

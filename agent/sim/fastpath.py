@@ -108,8 +108,8 @@ def run_plain_step(core: FlowCore, end: float) -> None:
             stage = _ADVANCE
         else:
             time, _, kind, payload = pop(events)
-            flow = payload  # type: ignore[assignment]
             if kind == HOP:
+                flow = payload  # type: ignore[assignment]
                 hops = flow.hops
                 i = flow.hop_i
                 flow.node = hops[i][0]
@@ -125,6 +125,7 @@ def run_plain_step(core: FlowCore, end: float) -> None:
                     continue
                 stage = _PROCESS
             elif kind == PROCESSED:
+                flow = payload  # type: ignore[assignment]
                 node = nodes[flow.node]
                 push(node.releases, (time + flow.duration, next(seq), flow.sf, flow.rate))
                 flow.pos += 1
