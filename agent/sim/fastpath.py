@@ -12,7 +12,8 @@ the general handlers.
 Each event ends in up to three stages, always in this order: ADVANCE (choose where the
 flow's next SF runs), PROCESS (start processing here), BOOK (book the path to the next
 node). Written for speed: local names only, no calls on the common path; that is why it
-is one long function.
+is one long function. Installed, it is compiled by Cython with the C types of
+``fastpath.pxd`` (see ``agent.sim``): a local typed there must only ever hold that type.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ EPS = 1e-9  # loads below this are zero
 
 
 class Flow:
+    # the fields are also declared in flows.pxd (C types for the compiled loop): keep both
     __slots__ = (
         "chain",
         "delay",
@@ -58,6 +59,7 @@ class Flow:
 class NodeState:
     """Instances on one node: ``instances[sf] = [load, startup_time]``."""
 
+    # also declared in flows.pxd, as Flow's fields are
     __slots__ = ("cap", "down", "epoch", "instances", "load", "max_usage", "placed", "releases")
 
     def __init__(self, cap: float) -> None:
