@@ -43,7 +43,7 @@ from agent.train.coordination_common import (
     run_directory,
 )
 from agent.train.coordination_config import DeepCoordConfig
-from agent.train.learner import adam, soft_update, step_on
+from agent.train.learner import adam, decayed, soft_update, step_on
 from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
 from agent.train.resume import evaluate_and_checkpoint, start_run
@@ -91,11 +91,6 @@ def actor_objective(
         return -q.mean()
     bc = (action - anchor).pow(2).sum(-1).mean()
     return -q.mean() / (q.abs().mean().detach() + 1e-6) + bc_weight * bc
-
-
-def decayed(optimiser: torch.optim.Optimizer, lr: float, decay: float, updates: int) -> None:
-    for group in optimiser.param_groups:
-        group["lr"] = lr / (1 + decay * updates)
 
 
 def train(settings: TrainSettings) -> TrainResult:

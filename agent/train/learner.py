@@ -13,7 +13,8 @@ arithmetic. These helpers cut the dispatching where the values stay what they we
   bits (about 1e-7 after hundreds of steps);
 - ``step_on``: gradients of a loss for the given parameters only, then their optimiser's
   step: the actor's update does not also compute the critic's weight gradients, which it
-  would throw away (the same values for the parameters stepped).
+  would throw away (the same values for the parameters stepped);
+- ``decayed``: the learning rate decayed as Keras does, ``lr / (1 + decay x updates)``.
 """
 
 from __future__ import annotations
@@ -49,3 +50,9 @@ def step_on(
     for param, grad in zip(params, grads, strict=True):
         param.grad = grad
     optimiser.step()
+
+
+def decayed(optimiser: torch.optim.Optimizer, lr: float, decay: float, updates: int) -> None:
+    """Set ``optimiser``'s learning rate to ``lr / (1 + decay x updates)`` (Keras's decay)."""
+    for group in optimiser.param_groups:
+        group["lr"] = lr / (1 + decay * updates)

@@ -25,8 +25,8 @@ from agent.train.coordination_common import (
     run_directory,
 )
 from agent.train.coordination_config import DeepCoordConfig
-from agent.train.ddpg import Critic, decayed
-from agent.train.learner import adam, soft_update, step_on
+from agent.train.ddpg import Critic
+from agent.train.learner import adam, decayed, soft_update, step_on
 from agent.train.off_policy import OffPolicyArgs
 from agent.train.replay import ReplayBuffer
 from agent.train.resume import evaluate_and_checkpoint, start_run
