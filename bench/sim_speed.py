@@ -19,7 +19,7 @@ balance. ``--rounds`` alternates all the runs that many times and keeps each one
 
     python bench/sim_speed.py                       # 20 episodes x 200 steps, 1 round
     python bench/sim_speed.py --rounds 3 --episodes 20
-    python bench/sim_speed.py --training [--network FILE ...] [--train-steps 4000]
+    python bench/sim_speed.py --training [--network FILE ...] [--train-steps 4000] [--threads N]
 
 ``--training`` measures training throughput instead (see ``training_rate``; Abilene with
 three ingress nodes unless ``--network`` names other networks) and writes
@@ -196,14 +196,15 @@ def report(best: dict[str, Run], rounds: int, episodes: int, steps: int) -> str:
 
 
 # ------------------------------------------------------------------ training throughput
-def training_rate(network: Path, steps: int) -> dict[str, float]:
+def training_rate(network: Path, steps: int, threads: int | None = None) -> dict[str, float]:
     """DDPG on ``network`` (DeepCoord's service and Poisson traffic, per-flow weighted
     choice) with the shipped policies' agent configuration less its warm start: the
     reinforcement-learning loop's steps per second (environment, learner and the periodic
     evaluation episodes, as the policy cards record it, in wall time and per CPU second of
     the loop: the CPU rate does not depend on what else runs on the machine), and the
     environment's own rate under noisy actions (the simulator stepped as training steps
-    it)."""
+    it). ``threads``: the run's torch threads (None: the trainer's choice, as
+    ``agent train coordination`` makes it; ``threads`` in the result)."""
     import dataclasses
 
     import numpy as np
@@ -237,7 +238,10 @@ def training_rate(network: Path, steps: int) -> dict[str, float]:
             loop.setdefault("first", loop["start"])
 
     started = time.process_time()
-    result = ddpg.train(TrainSettings(scenario, config, steps, seed=0, progress=phases))
+    settings = TrainSettings(scenario, config, steps, seed=0, progress=phases)
+    if threads is not None:
+        settings.threads = threads
+    result = ddpg.train(settings)
     cpu = time.process_time() - started
     loop_cpu = loop["end"] - loop["first"]
     return {
@@ -246,25 +250,26 @@ def training_rate(network: Path, steps: int) -> dict[str, float]:
         "cpu_s": cpu,
         "env_steps_per_s": env_rate,
         "best": result.best_success,
+        "threads": float(settings.threads or 1),
     }
 
 
-def training_report(networks: list[Path], steps: int) -> str:
+def training_report(networks: list[Path], steps: int, threads: int | None) -> str:
     lines = [
-        f"DDPG, {steps} steps (agent-ddpg-switch.yaml without its warm start), one torch "
-        "thread; steps/s of the RL loop as the policy cards record it (wall) and per CPU "
-        "second of the loop; the whole run's CPU; environment alone under noisy actions "
-        "(CPU time); the best evaluation's success ratio.",
+        f"DDPG, {steps} steps (agent-ddpg-switch.yaml without its warm start), torch threads "
+        "as the trainer chooses them unless --threads; steps/s of the RL loop as the policy "
+        "cards record it (wall) and per CPU second of the loop; the whole run's CPU; "
+        "environment alone under noisy actions (CPU time); the best evaluation's success ratio.",
         "",
-        "| network | nodes | RL loop steps/s (wall) | RL loop steps/s (CPU) | run CPU (s) "
-        "| environment steps/s (CPU) | best |",
-        "|---|---|---|---|---|---|---|",
+        "| network | nodes | torch threads | RL loop steps/s (wall) | RL loop steps/s (CPU) "
+        "| run CPU (s) | environment steps/s (CPU) | best |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for network in networks:
-        rate = training_rate(network, steps)
+        rate = training_rate(network, steps, threads)
         nodes = network.read_text(errors="replace").count("<node ")
         lines.append(
-            f"| {network.stem} | {nodes} | {rate['steps_per_s']:,.1f} "
+            f"| {network.stem} | {nodes} | {rate['threads']:.0f} | {rate['steps_per_s']:,.1f} "
             f"| {rate['steps_per_cpu_s']:,.1f} | {rate['cpu_s']:.1f} "
             f"| {rate['env_steps_per_s']:,.0f} | {rate['best']:.4f} |"
         )
@@ -281,12 +286,13 @@ def main() -> None:
     parser.add_argument("--training", action="store_true", help="measure training instead")
     parser.add_argument("--network", type=Path, action="append", help="for --training")
     parser.add_argument("--train-steps", type=int, default=4000)
+    parser.add_argument("--threads", type=int, help="for --training: torch threads")
     args = parser.parse_args()
     if args.reference:
         reference_main(args.reference, args.episodes, args.steps)
         return
     if args.training:
-        text = training_report(args.network or [TRAINING_NETWORK], args.train_steps)
+        text = training_report(args.network or [TRAINING_NETWORK], args.train_steps, args.threads)
         (HERE / "out").mkdir(exist_ok=True)
         (HERE / "out/training_speed.md").write_text(text)
         print(text)

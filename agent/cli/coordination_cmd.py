@@ -134,6 +134,13 @@ def _workers(workers: int | None, address: str | None) -> int:
     help="continue a stopped run: its directory (continued in place with its own "
     "configuration; no second search) or one of its checkpoints/step<N>.pt (a new run)",
 )
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    show_default="1; 2 for one run on a large network (42 nodes) where 2 cores are idle",
+    help="torch threads of each run's learner (the card records them; the same seed and "
+    "threads give the same run)",
+)
 @workers_options("seeds")
 def train_coordination(
     scenario: str | None,
@@ -149,6 +156,7 @@ def train_coordination(
     schedule_mode: str,
     out: Path,
     resume: Path | None,
+    threads: int | None,
     workers: int | None,
     ray_address: str | None,
 ) -> None:
@@ -173,7 +181,11 @@ def train_coordination(
     chosen = _seeds(seeds, seed, resume)
     warning = _budget_warning(config, name, steps or default_steps, resume)
     jobs = _jobs(loaded, config, name, steps or default_steps, chosen, inputs, out, resume)
-    jobs = [dataclasses.replace(j, select_episodes=select_episodes if seeds else 0) for j in jobs]
+    threads = job_threads(threads, len(jobs))
+    jobs = [
+        dataclasses.replace(j, select_episodes=select_episodes if seeds else 0, threads=threads)
+        for j in jobs
+    ]
     if len(jobs) == 1:
         outcome = _train_one(jobs[0])
         summary = _outcome_summary(name, loaded, outcome)
@@ -181,6 +193,16 @@ def train_coordination(
         summary = _train_many(name, loaded, jobs, out, _workers(workers, ray_address), ray_address)
     summary["wall_s"] = round(time.perf_counter() - began, 1)
     click.echo(json.dumps(summary | ({"warning": warning} if warning else {})))
+
+
+def job_threads(threads: int | None, jobs: int) -> int | None:
+    """Each run's torch threads: ``--threads``; else one for each of several seeds (a core
+    each side by side, and the same runs one after the other: the thread count changes a
+    run's arithmetic in the last bits); else None, the trainer's choice for one run
+    (``agent.train.learner.learner_threads``)."""
+    if threads is not None:
+        return threads
+    return 1 if jobs > 1 else None
 
 
 def _configuration(

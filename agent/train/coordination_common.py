@@ -41,6 +41,7 @@ from agent.train.coordination_config import (
     warm_start_enabled,
 )
 from agent.train.coordination_config import load_deepcoord_config as load_deepcoord_config
+from agent.train.learner import BIG_LAYER, keep_freed_memory, learner_threads
 from agent.train.progress import PhaseTracker, Progress
 from agent.train.run_log import CurveLog
 from agent.train.schedule_search import (
@@ -89,7 +90,7 @@ class TrainSettings:
     resume: Path | None = None  # checkpoint file
     inputs: dict[str, Path] = field(default_factory=dict)  # role -> file, copied and hashed
     progress: Progress | None = None
-    threads: int = 1  # torch threads: tiny networks run fastest on one
+    threads: int | None = None  # torch threads; None: as ``learner_threads`` says
     created: float = field(default_factory=time.perf_counter)  # for the total wall time
     run_dir: Path | None = None  # set by ``run_directory``, made once per run
     phase_s: dict[str, float] = field(default_factory=dict)  # wall seconds per phase
@@ -133,6 +134,19 @@ def activation_of(actor: Actor) -> str:
     """The name of the activation between ``actor``'s layers (relu where it has none)."""
     kinds = {type(module) for module in actor.body}
     return next((name for name, kind in ACTIVATIONS.items() if kind in kinds), "relu")
+
+
+def set_threads(settings: TrainSettings, *networks: torch.nn.Module) -> int:
+    """Set (and return) the run's torch threads: ``settings.threads``, else
+    ``learner_threads`` of the networks' largest layer. Freed memory stays in the heap
+    (``keep_freed_memory``) for the same networks."""
+    largest = max(p.numel() for net in networks for p in net.parameters())
+    threads = settings.threads or learner_threads(largest)
+    torch.set_num_threads(threads)
+    if largest >= BIG_LAYER:
+        keep_freed_memory()
+    settings.threads = threads
+    return threads
 
 
 def act(actor: Actor, obs: np.ndarray) -> np.ndarray:
@@ -364,6 +378,7 @@ def finish_run(
         "total_wall_s": round(time.perf_counter() - settings.created, 1),
         "phase_s": {name: round(t, 1) for name, t in settings.phase_s.items()},
         "steps_per_s": round(done / wall, 1) if wall > 0 else None,
+        "torch_threads": settings.threads,
         "warm_start_teacher_success": teacher,
         "metrics": {"eval_success_ratio": round(best, 4)},
     }

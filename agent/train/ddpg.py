@@ -41,6 +41,7 @@ from agent.train.coordination_common import (
     make_actor,
     make_env,
     run_directory,
+    set_threads,
 )
 from agent.train.coordination_config import DeepCoordConfig
 from agent.train.learner import adam, decayed, soft_update, step_on
@@ -95,7 +96,6 @@ def actor_objective(
 
 def train(settings: TrainSettings) -> TrainResult:
     run = run_directory(settings)  # first: it exists while the warm start runs
-    torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     args = DDPGArgs.of(settings.config)
@@ -103,6 +103,7 @@ def train(settings: TrainSettings) -> TrainResult:
     obs_size, action_size = env.layout.obs_size, env.layout.action_size
     actor = make_actor(env, settings.config)
     critic = Critic(obs_size, action_size, args.critic_hidden, args.critic_activation)
+    set_threads(settings, actor, critic)
     actor_target, critic_target = copy.deepcopy(actor), copy.deepcopy(critic)
     imitation = copy.deepcopy(actor).requires_grad_(False)  # the BC anchor (bc_weight)
     actor_opt = adam(actor.parameters(), args.actor_lr)

@@ -116,6 +116,7 @@ class TrainJob:
     tty: bool = False  # progress redrawn on one line (a terminal) or plain lines
     prefix: str = ""  # before each progress line (``seed 3: `` with several seeds)
     select_episodes: int = 0  # 0: no selection score
+    threads: int | None = None  # torch threads; None: the trainer's choice (learner_threads)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def run_job(job: TrainJob) -> SeedOutcome:
     trainers = {"ddpg": ddpg.train, "sac": sac.train, "td3": td3.train}
     settings = TrainSettings(job.scenario, job.config, job.steps, job.seed, run_dir=job.run_dir)
     settings.out, settings.resume, settings.inputs = job.run_dir, job.resume, dict(job.inputs)
+    settings.threads = job.threads
     settings.progress = ProgressPrinter(sys.stderr, job.tty, prefix=job.prefix)
     result = trainers[job.algorithm](settings)
     chosen = None

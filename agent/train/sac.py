@@ -27,6 +27,7 @@ from agent.train.coordination_common import (
     make_actor,
     make_env,
     run_directory,
+    set_threads,
 )
 from agent.train.coordination_config import DeepCoordConfig
 from agent.train.ddpg import Critic
@@ -71,7 +72,6 @@ class GaussianLogits(nn.Module):
 
 def train(settings: TrainSettings) -> TrainResult:
     run = run_directory(settings)  # first: it exists while the warm start runs
-    torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     args = SACArgs.of(settings.config)
     env = make_env(settings.scenario, settings.config, settings.seed)
@@ -81,6 +81,7 @@ def train(settings: TrainSettings) -> TrainResult:
     critics = [
         Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
     ]
+    set_threads(settings, actor, *critics)
     critic_targets = copy.deepcopy(critics)
     actor_opt = adam(policy.parameters(), args.lr)
     critic_opt = adam([p for c in critics for p in c.parameters()], args.lr)

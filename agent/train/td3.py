@@ -23,6 +23,7 @@ from agent.train.coordination_common import (
     make_actor,
     make_env,
     run_directory,
+    set_threads,
 )
 from agent.train.coordination_config import DeepCoordConfig
 from agent.train.ddpg import Critic
@@ -56,7 +57,6 @@ class TD3Args(OffPolicyArgs):
 
 def train(settings: TrainSettings) -> TrainResult:
     run = run_directory(settings)  # first: it exists while the warm start runs
-    torch.set_num_threads(settings.threads)
     torch.manual_seed(settings.seed)
     rng = np.random.default_rng(settings.seed)
     args = TD3Args.of(settings.config)
@@ -66,6 +66,7 @@ def train(settings: TrainSettings) -> TrainResult:
     critics = [
         Critic(obs_size, action_size, args.critic_hidden, args.critic_activation) for _ in "12"
     ]
+    set_threads(settings, actor, *critics)
     actor_target, critic_targets = copy.deepcopy(actor), copy.deepcopy(critics)
     actor_opt = adam(actor.parameters(), args.lr)
     actor_params = list(actor.parameters())

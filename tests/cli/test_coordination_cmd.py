@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from agent.cli.coordination_cmd import eval_coordination, train_coordination
+from agent.cli.coordination_cmd import eval_coordination, job_threads, train_coordination
 from agent.cli.main import cli
 from tests.conftest import DEEPCOORD, TOPOLOGIES
 
@@ -237,3 +237,22 @@ def test_train_seeds_without_ray_runs_them_in_processes_of_this_machine(
     assert any(line.startswith("seed 5: training:") for line in workers.splitlines())
     bad = CliRunner().invoke(cli, [*args[:-6], "--seeds", "4-2"])
     assert bad.exit_code == 2 and "--seeds: range '4-2' ends before it starts" in bad.output
+
+
+def test_threads_are_asked_for_or_chosen_and_the_card_records_them(tmp_path: Path) -> None:
+    args = ["train", "coordination", *files(1), "--agent", str(agent_yaml(tmp_path))]
+    for extra, expected in (([], 1), (["--threads", "2"], 2)):  # Abilene: small, one thread
+        out = tmp_path / str(expected)
+        result = CliRunner().invoke(cli, [*args, "--steps", "40", "--out", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout.strip().splitlines()[-1])
+        card = json.loads((Path(summary["run"]) / "best" / "card.json").read_text())
+        assert card["training"]["torch_threads"] == expected
+    bad = CliRunner().invoke(cli, [*args, "--threads", "0"])
+    assert bad.exit_code == 2 and "--threads" in bad.output
+
+
+def test_several_seeds_get_a_thread_each_unless_asked() -> None:
+    assert job_threads(None, 1) is None  # one run: the trainer chooses
+    assert job_threads(None, 4) == 1  # side by side or one after the other: the same runs
+    assert job_threads(3, 4) == 3 and job_threads(2, 1) == 2  # asked for

@@ -3,6 +3,7 @@ keys (actor learning rate, TD3+BC regulariser)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,12 @@ import torch
 
 from agent.policies.coordination import load_policy
 from agent.train import ddpg, sac, td3
-from agent.train.coordination_common import DeepCoordConfig, TrainSettings, load_deepcoord_config
+from agent.train.coordination_common import (
+    DeepCoordConfig,
+    TrainSettings,
+    load_deepcoord_config,
+    set_threads,
+)
 from agent.train.rollout import policy_context
 from tests.conftest import ROOT
 from tests.envs.test_coordination import abilene
@@ -100,3 +106,20 @@ def test_ddpg_fine_tuning_keys_train() -> None:
     assert ddpg.DDPGArgs.of(small_config()).actor_lr == small_config().learning_rate
     result = ddpg.train(TrainSettings(abilene(1), config, 100, seed=0))
     assert 0.0 < result.best_success <= 1.0
+
+
+def test_threads_follow_the_networks_size_unless_set(
+    one_torch_thread: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = TrainSettings(abilene(1), small_config(), 10)
+    small, large = torch.nn.Linear(64, 363), torch.nn.Linear(64, 42 * 3 * 42)  # 42 nodes
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
+    assert set_threads(settings, small) == 1 and torch.get_num_threads() == 1
+    settings.threads = None
+    cores = len(os.sched_getaffinity(0))
+    assert set_threads(settings, small, large) == min(2, cores) == torch.get_num_threads()
+    settings.threads = None
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores, 0.0, 0.0))  # every core busy
+    assert set_threads(settings, small, large) == 1 == torch.get_num_threads()
+    settings.threads = 3  # asked for: whatever the size
+    assert set_threads(settings, small) == 3 == torch.get_num_threads()

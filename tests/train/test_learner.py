@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import platform
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -10,7 +13,13 @@ from torch import nn
 
 from agent.policies.coordination.network import Actor, mlp, run_layers
 from agent.train.ddpg import Critic
-from agent.train.learner import adam, soft_update, step_on
+from agent.train.learner import (
+    BIG_LAYER,
+    adam,
+    learner_threads,
+    soft_update,
+    step_on,
+)
 
 
 def _pair() -> tuple[nn.Module, nn.Module]:
@@ -88,3 +97,48 @@ def test_run_layers_is_the_module_call() -> None:
     assert torch.equal(run_layers(actor.body, obs), actor.body(obs))
     weights = actor(obs).view(5, 6, 3)
     assert torch.allclose(weights.sum(-1), torch.ones(5, 6))
+
+
+def test_a_second_thread_only_for_large_layers_and_where_two_cores_are_idle() -> None:
+    abilene, chinanet = 11 * 3 * 11 * 64, 42 * 3 * 42 * 64  # their actors' output layers
+    assert learner_threads(abilene, cores=8, load=0.0) == 1
+    assert learner_threads(BIG_LAYER - 1, cores=8, load=0.0) == 1
+    assert learner_threads(chinanet, cores=8, load=0.0) == 2  # two, not eight
+    assert learner_threads(chinanet, cores=1, load=0.0) == 1  # no second core
+    assert learner_threads(chinanet, cores=2, load=0.3) == 2  # an idle 2-core machine
+    assert learner_threads(chinanet, cores=2, load=1.0) == 1  # one core busy elsewhere
+    assert learner_threads(chinanet, cores=16, load=13.8) == 2  # two idle of sixteen
+    assert learner_threads(chinanet, cores=16, load=14.6) == 1
+    assert learner_threads(chinanet) in (1, 2)  # this machine, now
+
+
+FAULTS = """
+import resource, sys, torch
+from agent.train import learner
+if sys.argv[1] == "keep":
+    assert learner.keep_freed_memory()
+else:  # glibc's starting threshold, held (glibc raises it as blocks are freed, at times)
+    assert learner.mallopt_of_libc()(learner.M_MMAP_THRESHOLD, 128 << 10)
+def update():  # eight live temporaries of the 42-node critic's input size, then freed
+    return sum(t.sum().item() for t in [torch.ones(64 * 5334) for _ in range(8)])
+update()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    update()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def _faults(mode: str) -> int:
+    run = subprocess.run(
+        [sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True
+    )
+    return int(run.stdout)
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+def test_freed_memory_is_kept_and_not_faulted_in_again() -> None:
+    pages = 20 * 8 * (64 * 5334 * 4 // 4096)  # every block faulted in at every update
+    default, kept = _faults("default"), _faults("keep")
+    assert default > pages // 2  # mapped blocks: nearly every one faults in again
+    assert kept < pages // 10, (kept, default)

@@ -88,6 +88,7 @@ class TrainingSection(_Section):
     total_wall_s: float | None = None  # the whole run
     phase_s: dict[str, float] = {}  # wall seconds per phase (search, prune, imitate, train)
     steps_per_s: float | None = None
+    torch_threads: int | None = Field(default=None, ge=1)  # the learner's (steps_per_s)
     warm_start_teacher_success: float | None = None
     metrics: dict[str, float] = {}  # e.g. eval_success_ratio
 
