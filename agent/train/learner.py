@@ -34,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import cast
 
@@ -76,14 +77,14 @@ def decayed(optimiser: torch.optim.Optimizer, lr: float, decay: float, updates: 
 
 BIG_LAYER = 1 << 18  # weights: from here on an update gains from a second thread
 LEARNER_THREADS = 2  # at most: the products of a batch of 64 gain little beyond two
-IDLE_SLACK = 0.5  # a core counts as idle while less than half of it is in use
+IDLE_SLACK = 0.5  # a core counts as idle while under half of it is in use
 
 
-def learner_threads(largest_layer: int, cores: int | None = None, load: float | None = None) -> int:
+def learner_threads(largest_layer: int, cores: int | None = None, idle: float | None = None) -> int:
     """Torch threads for a learner whose largest layer has ``largest_layer`` weights: one,
     or ``LEARNER_THREADS`` from ``BIG_LAYER`` on where that many cores are idle (``cores``,
-    the cores this process may run on, less ``load``, the one-minute load average, by
-    default this machine's now).
+    the cores this process may run on; ``idle``, the machine's idle cores, by default
+    ``idle_cores()`` now).
 
     Measured on a 2-core machine, an update of DDPG's actor and critic: Abilene (11 nodes,
     23,936 weights) and BT Europe (24 nodes, 112,128) no faster on two threads; ChinaNet (42
@@ -94,10 +95,29 @@ def learner_threads(largest_layer: int, cores: int | None = None, load: float | 
         return 1
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
-    if load is None:
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float(cores)
-    idle = cores - load
+    if idle is None:
+        idle = idle_cores()
     return max(1, min(LEARNER_THREADS, cores, int(idle + IDLE_SLACK)))
+
+
+def idle_cores(interval_s: float = 0.2) -> float:
+    """How many of the machine's cores were idle over the next ``interval_s`` (Linux's
+    ``/proc/stat``; elsewhere the cores less the one-minute load average)."""
+    try:
+        before = _cpu_times()
+        time.sleep(interval_s)
+        after = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return max(0.0, (os.cpu_count() or 1) - os.getloadavg()[0])
+    idle, total = after[0] - before[0], after[1] - before[1]
+    return (os.cpu_count() or 1) * idle / total if total > 0 else 0.0
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(idle and waiting, all) jiffies of every core together, from ``/proc/stat``."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:9]]
+    return fields[3] + fields[4], sum(fields)
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)

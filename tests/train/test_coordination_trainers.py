@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from agent.policies.coordination import load_policy
-from agent.train import ddpg, sac, td3
+from agent.train import ddpg, learner, sac, td3
 from agent.train.coordination_common import (
     DeepCoordConfig,
     TrainSettings,
@@ -113,13 +113,13 @@ def test_threads_follow_the_networks_size_unless_set(
 ) -> None:
     settings = TrainSettings(abilene(1), small_config(), 10)
     small, large = torch.nn.Linear(64, 363), torch.nn.Linear(64, 42 * 3 * 42)  # 42 nodes
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))  # an idle machine
+    monkeypatch.setattr(learner, "idle_cores", lambda: 8.0)  # an idle machine
     assert set_threads(settings, small) == 1 and torch.get_num_threads() == 1
     settings.threads = None
     cores = len(os.sched_getaffinity(0))
     assert set_threads(settings, small, large) == min(2, cores) == torch.get_num_threads()
     settings.threads = None
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores, 0.0, 0.0))  # every core busy
+    monkeypatch.setattr(learner, "idle_cores", lambda: 0.0)  # every core busy
     assert set_threads(settings, small, large) == 1 == torch.get_num_threads()
     settings.threads = 3  # asked for: whatever the size
     assert set_threads(settings, small) == 3 == torch.get_num_threads()

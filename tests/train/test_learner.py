@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import copy
+import os
 import platform
 import subprocess
 import sys
+import time
 
 import pytest
 import torch
 from torch import nn
 
 from agent.policies.coordination.network import Actor, mlp, run_layers
+from agent.train import learner
 from agent.train.ddpg import Critic
 from agent.train.learner import (
     BIG_LAYER,
     adam,
+    idle_cores,
     learner_threads,
     soft_update,
     step_on,
@@ -101,15 +105,34 @@ def test_run_layers_is_the_module_call() -> None:
 
 def test_a_second_thread_only_for_large_layers_and_where_two_cores_are_idle() -> None:
     abilene, chinanet = 11 * 3 * 11 * 64, 42 * 3 * 42 * 64  # their actors' output layers
-    assert learner_threads(abilene, cores=8, load=0.0) == 1
-    assert learner_threads(BIG_LAYER - 1, cores=8, load=0.0) == 1
-    assert learner_threads(chinanet, cores=8, load=0.0) == 2  # two, not eight
-    assert learner_threads(chinanet, cores=1, load=0.0) == 1  # no second core
-    assert learner_threads(chinanet, cores=2, load=0.3) == 2  # an idle 2-core machine
-    assert learner_threads(chinanet, cores=2, load=1.0) == 1  # one core busy elsewhere
-    assert learner_threads(chinanet, cores=16, load=13.8) == 2  # two idle of sixteen
-    assert learner_threads(chinanet, cores=16, load=14.6) == 1
+    assert learner_threads(abilene, cores=8, idle=8.0) == 1
+    assert learner_threads(BIG_LAYER - 1, cores=8, idle=8.0) == 1
+    assert learner_threads(chinanet, cores=8, idle=8.0) == 2  # two, not eight
+    assert learner_threads(chinanet, cores=1, idle=2.0) == 1  # this process: one core
+    assert learner_threads(chinanet, cores=2, idle=1.9) == 2  # an idle 2-core machine
+    assert learner_threads(chinanet, cores=2, idle=1.0) == 1  # one core busy elsewhere
+    assert learner_threads(chinanet, cores=16, idle=1.6) == 2
+    assert learner_threads(chinanet, cores=16, idle=1.4) == 1
     assert learner_threads(chinanet) in (1, 2)  # this machine, now
+
+
+def test_idle_cores_sees_a_busy_core() -> None:
+    cores = os.cpu_count() or 1
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        deadline = time.monotonic() + 60
+        while (seen := idle_cores()) > cores - 0.5 and time.monotonic() < deadline:
+            pass  # until the loop has started
+        assert 0.0 <= seen <= cores - 0.5, seen  # a core's worth busy, or more (others' work)
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+def test_idle_cores_is_the_idle_share_of_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = iter([(100, 1000), (250, 1200)])  # idle, all: 150 of 200 jiffies idle
+    monkeypatch.setattr(learner, "_cpu_times", lambda: next(readings))
+    assert idle_cores(0.0) == pytest.approx(0.75 * (os.cpu_count() or 1))
 
 
 FAULTS = """
