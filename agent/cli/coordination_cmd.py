@@ -137,7 +137,7 @@ def _workers(workers: int | None, address: str | None) -> int:
 @click.option(
     "--threads",
     type=click.IntRange(min=1),
-    show_default="1; 2 for one run on a large network (42 nodes) where 2 cores are idle",
+    show_default="1; for one run with a layer of 262,144+ weights, 2 where 2 cores are idle",
     help="torch threads of each run's learner (the card records them; the same seed and "
     "threads give the same run)",
 )

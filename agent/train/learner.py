@@ -32,7 +32,6 @@ about what one core does, and elementwise work on tensors of over a megabyte. Fo
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -83,41 +82,67 @@ IDLE_SLACK = 0.5  # a core counts as idle while under half of it is in use
 def learner_threads(largest_layer: int, cores: int | None = None, idle: float | None = None) -> int:
     """Torch threads for a learner whose largest layer has ``largest_layer`` weights: one,
     or ``LEARNER_THREADS`` from ``BIG_LAYER`` on where that many cores are idle (``cores``,
-    the cores this process may run on; ``idle``, the machine's idle cores, by default
+    the cores this process may run on; ``idle``, how many of them are idle, by default
     ``idle_cores()`` now).
 
-    Measured on a 2-core machine, an update of DDPG's actor and critic: Abilene (11 nodes,
-    23,936 weights) and BT Europe (24 nodes, 112,128) no faster on two threads; ChinaNet (42
-    nodes, 341,376) 1.4-1.5x faster on an idle machine, but with both cores busy with other
-    work, training ran 2.5x slower on two threads than on one: the threads of each product
-    wait for each other."""
+    Measured on a 2-core machine, an update of DDPG's actor and critic (64 hidden units):
+    Abilene (11 nodes, 23,936 weights) and BT Europe (24 nodes, 112,128) no faster on two
+    threads; ChinaNet (42 nodes, 341,376) 1.4-1.6x faster on an idle machine, but with both
+    cores busy with other work, training ran 2.5x slower on two threads than on one: the
+    threads of each product wait for each other."""
     if largest_layer < BIG_LAYER:
         return 1
     if cores is None:
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+        cores = usable_cores()
     if idle is None:
         idle = idle_cores()
     return max(1, min(LEARNER_THREADS, cores, int(idle + IDLE_SLACK)))
 
 
-def idle_cores(interval_s: float = 0.2) -> float:
-    """How many of the machine's cores were idle over the next ``interval_s`` (Linux's
-    ``/proc/stat``; elsewhere the cores less the one-minute load average)."""
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), at most its cgroup's CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
     try:
-        before = _cpu_times()
+        with open("/sys/fs/cgroup/cpu.max") as limit:  # cgroup v2: "max 100000" or "Q P"
+            quota, period = limit.read().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def idle_cores(interval_s: float = 0.2) -> float:
+    """How many of the cores this process may run on were idle over the next
+    ``interval_s`` (Linux's per-core counters in ``/proc/stat``); 0 where they cannot be
+    read (so a learner stays on one thread)."""
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    try:
+        before = _cpu_times(cores)
         time.sleep(interval_s)
-        after = _cpu_times()
+        after = _cpu_times(cores)
     except (OSError, ValueError, IndexError):
-        return max(0.0, (os.cpu_count() or 1) - os.getloadavg()[0])
+        return 0.0
     idle, total = after[0] - before[0], after[1] - before[1]
-    return (os.cpu_count() or 1) * idle / total if total > 0 else 0.0
+    return after[2] * idle / total if total > 0 else 0.0
 
 
-def _cpu_times() -> tuple[int, int]:
-    """(idle and waiting, all) jiffies of every core together, from ``/proc/stat``."""
+def _cpu_times(cores: set[int] | None) -> tuple[int, int, int]:
+    """(idle and waiting, all) jiffies of ``cores`` together (every core for None), from
+    ``/proc/stat``, and how many cores that is."""
+    idle = total = counted = 0
     with open("/proc/stat") as stat:
-        fields = [int(value) for value in stat.readline().split()[1:9]]
-    return fields[3] + fields[4], sum(fields)
+        for line in stat:
+            name, *values = line.split()
+            if not name.startswith("cpu") or name == "cpu":
+                continue
+            if cores is not None and int(name[3:]) not in cores:
+                continue
+            fields = [int(value) for value in values[:8]]  # user .. steal (guest is in user)
+            idle, total, counted = idle + fields[3] + fields[4], total + sum(fields), counted + 1
+    if counted == 0:
+        raise ValueError("no per-core counters in /proc/stat")
+    return idle, total, counted
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters (malloc.h)
@@ -129,23 +154,21 @@ def keep_freed_memory() -> bool:
     """Have glibc's malloc serve blocks under 32 MiB from the heap and keep up to 128 MiB of
     freed memory there (``mallopt``), so that a learner's large temporaries are not mapped,
     faulted in and unmapped again at every update. Process-wide, and only where the C
-    library is glibc; returns whether it was set (the allocations' values do not change)."""
+    library is glibc; returns whether both were set (the allocations' values do not
+    change)."""
     mallopt = mallopt_of_libc()
     if mallopt is None:
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
-    )
+    mapped = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    trimmed = mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
+    return bool(mapped) and bool(trimmed)
 
 
 def mallopt_of_libc() -> Callable[[int, int], int] | None:
     """glibc's ``mallopt``, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
     try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):  # not glibc
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the interpreter runs on
+    except (OSError, AttributeError, TypeError):  # not glibc (or no C library to load)
         return None
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return cast("Callable[[int, int], int]", mallopt)

@@ -239,7 +239,9 @@ def test_train_seeds_without_ray_runs_them_in_processes_of_this_machine(
     assert bad.exit_code == 2 and "--seeds: range '4-2' ends before it starts" in bad.output
 
 
-def test_threads_are_asked_for_or_chosen_and_the_card_records_them(tmp_path: Path) -> None:
+def test_threads_are_asked_for_or_chosen_and_the_card_records_them(
+    tmp_path: Path, one_torch_thread: None
+) -> None:
     args = ["train", "coordination", *files(1), "--agent", str(agent_yaml(tmp_path))]
     for extra, expected in (([], 1), (["--threads", "2"], 2)):  # Abilene: small, one thread
         out = tmp_path / str(expected)

@@ -3,14 +3,13 @@ keys (actor learning rate, TD3+BC regulariser)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from agent.policies.coordination import load_policy
-from agent.train import ddpg, learner, sac, td3
+from agent.train import coordination_common, ddpg, learner, sac, td3
 from agent.train.coordination_common import (
     DeepCoordConfig,
     TrainSettings,
@@ -113,10 +112,11 @@ def test_threads_follow_the_networks_size_unless_set(
 ) -> None:
     settings = TrainSettings(abilene(1), small_config(), 10)
     small, large = torch.nn.Linear(64, 363), torch.nn.Linear(64, 42 * 3 * 42)  # 42 nodes
+    monkeypatch.setattr(coordination_common, "keep_freed_memory", lambda: True)  # not here
     monkeypatch.setattr(learner, "idle_cores", lambda: 8.0)  # an idle machine
     assert set_threads(settings, small) == 1 and torch.get_num_threads() == 1
     settings.threads = None
-    cores = len(os.sched_getaffinity(0))
+    cores = learner.usable_cores()
     assert set_threads(settings, small, large) == min(2, cores) == torch.get_num_threads()
     settings.threads = None
     monkeypatch.setattr(learner, "idle_cores", lambda: 0.0)  # every core busy

@@ -130,9 +130,19 @@ def test_idle_cores_sees_a_busy_core() -> None:
 
 
 def test_idle_cores_is_the_idle_share_of_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    readings = iter([(100, 1000), (250, 1200)])  # idle, all: 150 of 200 jiffies idle
-    monkeypatch.setattr(learner, "_cpu_times", lambda: next(readings))
-    assert idle_cores(0.0) == pytest.approx(0.75 * (os.cpu_count() or 1))
+    readings = iter([(100, 1000, 2), (250, 1200, 2)])  # two cores: 150 of 200 jiffies idle
+    monkeypatch.setattr(learner, "_cpu_times", lambda cores: next(readings))
+    assert idle_cores(0.0) == pytest.approx(1.5)
+
+
+def test_idle_cores_counts_the_cores_this_process_may_use() -> None:
+    mine = os.sched_getaffinity(0)
+    idle, total, counted = learner._cpu_times(mine)
+    assert counted == len(mine) and 0 <= idle <= total
+    assert learner._cpu_times(None)[2] == os.cpu_count()
+    with pytest.raises(ValueError, match="no per-core counters"):
+        learner._cpu_times({10**6})  # no such core
+    assert 1 <= learner.usable_cores() <= len(mine)
 
 
 FAULTS = """
@@ -153,13 +163,13 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 
 
 def _faults(mode: str) -> int:
-    run = subprocess.run(
-        [sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, check=True
-    )
+    command = [sys.executable, "-c", FAULTS, mode]
+    run = subprocess.run(command, capture_output=True, text=True, check=True, timeout=300)
     return int(run.stdout)
 
 
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
+@pytest.mark.skipif("malloc" in os.environ.get("LD_PRELOAD", ""), reason="another malloc")
 def test_freed_memory_is_kept_and_not_faulted_in_again() -> None:
     pages = 20 * 8 * (64 * 5334 * 4 // 4096)  # every block faulted in at every update
     default, kept = _faults("default"), _faults("keep")
